@@ -1,0 +1,212 @@
+"""The one typed config behind every dataset variant, and its strict YAML parser.
+
+A named config is ``dataset_builder/configs/<name>.yaml`` whose keys are exactly the fields of
+:class:`KVConfig`; an unknown key, a wrong type or an impossible value raises :class:`ConfigError`
+naming the field and the fix. The same parser reads user YAML files and CLI overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAMED_CONFIG_DIR = Path(__file__).parent / "configs"
+TASKS = ("simple_kv", "multi_subkey_kv")
+POSITION_POLICIES = ("uniform", "grid")
+# Built-in tokenizer names; anything else must be a local Hugging Face tokenizer folder.
+BUILTIN_TOKENIZERS = ("mistral-v1", "smollm2")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A dataset config that cannot be built; the message names the field and the fix."""
+
+
+def _field(default: Any, help: str, **kwargs: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class KVConfig:
+    """Every knob of the paper's two key-value retrieval tasks (Xiong et al. 2024, section 2)."""
+
+    name: str = _field("custom", "Config name: lower-case letters, digits, underscores. Names the Hub config.")
+    description: str = _field("", "One line for the dataset card.")
+    task: str = _field("simple_kv", "simple_kv (integer keys) or multi_subkey_kv (tuple keys, harder).")
+    num_dicts: int | None = _field(85, "Dictionaries per prompt; null = as many as fit max_tokens.")
+    pairs_per_dict: list[int] = _field([3, 4], "[min, max] key-value pairs in each distractor dictionary.")
+    gold_dict_size: int = _field(3, "Pairs in the dictionary holding the gold key (must lie in pairs_per_dict).")
+    key_digits: list[int] = _field([3, 4], "[min, max] digits of each key (of each subkey for multi_subkey_kv).")
+    value_digits: list[int] = _field([3, 4], "[min, max] digits of each value.")
+    subkeys_per_key: list[int] = _field([3, 4], "multi_subkey_kv: [min, max] integers in each distractor key.")
+    gold_key_subkeys: int = _field(3, "multi_subkey_kv: integers in the gold key.")
+    num_common_subkeys: int = _field(2, "multi_subkey_kv: integers shared with distractors (< gold_key_subkeys).")
+    prob_has_common: float = _field(0.5, "multi_subkey_kv: probability a distractor key draws from the common set.")
+    prob_per_common: float = _field(0.5, "multi_subkey_kv: probability of each common integer, given the above.")
+    answer_template: bool = _field(False, "Append 'Answer in the following template: ...' to the question.")
+    shuffle_names: bool = _field(False, "Name dictionaries by a random permutation of 1..n instead of in order.")
+    max_tokens: int = _field(4096, "Budget for the full chat-formatted example, answer included.")
+    tokenizer: str = _field("mistral-v1", "mistral-v1, smollm2, or a local Hugging Face tokenizer folder.")
+    position_policy: str = _field("uniform", "uniform (with frac_first/frac_top) or grid (fixed depths).")
+    frac_first: float = _field(0.05, "uniform: fraction of samples with the gold dictionary first.")
+    frac_top: float = _field(0.03, "uniform: fraction with the gold dictionary among the first top_k.")
+    top_k: int = _field(5, "uniform: how many leading positions frac_top covers.")
+    depths: list[float] = _field([], "grid: gold depths in [0, 1] (0 = first dictionary, 1 = last).")
+    train_size: int = _field(350, "Train samples (0 only for grid test sets).")
+    test_size: int = _field(150, "Test samples (grid: a multiple of len(depths), spread evenly).")
+    seed: int = _field(0, "Seed; train and test use independent streams derived from it.")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def splits(self) -> dict[str, int]:
+        sizes = {"train": self.train_size, "test": self.test_size}
+        return {split: n for split, n in sizes.items() if n > 0}
+
+
+def _fail(name: str, problem: str, fix: str) -> None:
+    raise ConfigError(f"config field '{name}': {problem}; {fix}")
+
+
+def _check_range(cfg: KVConfig, name: str, low: int) -> None:
+    value = getattr(cfg, name)
+    if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        _fail(name, f"expected [min, max] integers, got {value!r}", "write it as a two-item list like [3, 4]")
+    if value[0] < low:
+        _fail(name, f"minimum {value[0]} is below {low}", f"use a minimum of at least {low}")
+    if value[0] > value[1]:
+        _fail(name, f"range {value!r} is inverted", f"swap it to [{value[1]}, {value[0]}]")
+
+
+def _check_prob(cfg: KVConfig, name: str) -> None:
+    value = getattr(cfg, name)
+    if not 0.0 <= value <= 1.0:
+        _fail(name, f"{value} is outside [0, 1]", "use a probability between 0 and 1")
+
+
+def key_space(digits: list[int]) -> int:
+    """How many integers have between digits[0] and digits[1] digits: 3–4 digits → 9,900."""
+    return 10 ** digits[1] - 10 ** (digits[0] - 1)
+
+
+def validate(cfg: KVConfig) -> None:
+    """Everything that can be checked without a tokenizer; the token budget is checked in generate.py."""
+    if not _NAME_RE.match(cfg.name):
+        _fail("name", f"{cfg.name!r} is not a valid config name", "use lower-case letters, digits and underscores")
+    if cfg.task not in TASKS:
+        _fail("task", f"unknown task {cfg.task!r}", f"use one of {', '.join(TASKS)}")
+    if cfg.position_policy not in POSITION_POLICIES:
+        _fail("position_policy", f"unknown policy {cfg.position_policy!r}", f"use one of {POSITION_POLICIES}")
+    for name in ("pairs_per_dict", "key_digits", "value_digits", "subkeys_per_key"):
+        _check_range(cfg, name, low=1)
+    if cfg.num_dicts is not None and cfg.num_dicts <= 0:
+        _fail("num_dicts", f"{cfg.num_dicts} is not positive", "use a positive count, or null to fill max_tokens")
+    if not cfg.pairs_per_dict[0] <= cfg.gold_dict_size <= cfg.pairs_per_dict[1]:
+        _fail(
+            "gold_dict_size",
+            f"{cfg.gold_dict_size} lies outside pairs_per_dict {cfg.pairs_per_dict}",
+            "choose a size inside that range",
+        )
+    if cfg.max_tokens <= 0:
+        _fail("max_tokens", f"{cfg.max_tokens} is not positive", "give the token budget, e.g. 4096")
+    for name in ("prob_has_common", "prob_per_common", "frac_first", "frac_top"):
+        _check_prob(cfg, name)
+    if cfg.frac_first + cfg.frac_top > 1.0:
+        _fail("frac_top", f"frac_first + frac_top = {cfg.frac_first + cfg.frac_top} > 1", "lower one of them")
+    if cfg.top_k <= 0:
+        _fail("top_k", f"{cfg.top_k} is not positive", "use a positive number of leading positions")
+    if cfg.task == "multi_subkey_kv":
+        if not 0 <= cfg.num_common_subkeys < cfg.gold_key_subkeys:
+            _fail(
+                "num_common_subkeys",
+                f"{cfg.num_common_subkeys} common integers for a gold key of {cfg.gold_key_subkeys}",
+                "use fewer common integers than the gold key has, or no distractor could differ from it",
+            )
+        if cfg.gold_key_subkeys < 1:
+            _fail("gold_key_subkeys", f"{cfg.gold_key_subkeys} is not positive", "use at least 1")
+        if key_space(cfg.key_digits) < 4 * cfg.subkeys_per_key[1]:
+            _fail("key_digits", f"{cfg.key_digits} allows too few distinct integers per key", "allow more digits")
+    max_pairs = None if cfg.num_dicts is None else cfg.num_dicts * cfg.pairs_per_dict[1]
+    if max_pairs is not None and cfg.task == "simple_kv" and key_space(cfg.key_digits) < 2 * max_pairs:
+        # Keys are unique within a prompt; below 2x headroom the rejection sampler crawls.
+        _fail(
+            "key_digits",
+            f"{key_space(cfg.key_digits)} possible keys cannot give {max_pairs} unique keys with headroom",
+            f"allow more key digits or fewer dictionaries (need at least {2 * max_pairs} possible keys)",
+        )
+    if cfg.position_policy == "grid":
+        if not cfg.depths or not all(0.0 <= d <= 1.0 for d in cfg.depths):
+            _fail("depths", f"grid needs depths in [0, 1], got {cfg.depths!r}", "list depths like [0, 0.5, 1]")
+        if cfg.test_size % len(cfg.depths):
+            _fail("test_size", f"{cfg.test_size} is not a multiple of {len(cfg.depths)} depths", "round it")
+    elif cfg.depths:
+        _fail("depths", "set but position_policy is 'uniform'", "set position_policy: grid, or drop depths")
+    if cfg.train_size < 0 or cfg.test_size <= 0:
+        _fail("train_size/test_size", f"sizes {cfg.train_size}/{cfg.test_size}", "use train ≥ 0 and test > 0")
+    if cfg.train_size == 0 and cfg.position_policy != "grid":
+        _fail("train_size", "0 train samples", "give a positive size (only grid test sets may have no train split)")
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(KVConfig))
+
+
+def config_from_dict(values: dict[str, Any], source: str = "config") -> KVConfig:
+    """Strict: unknown keys and wrong types are errors; YAML keys are exactly the dataclass fields."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a mapping of config fields, got {type(values).__name__}")
+    unknown = sorted(set(values) - set(FIELD_NAMES))
+    if unknown:
+        raise ConfigError(f"{source}: unknown field(s) {unknown}; valid fields are: {', '.join(FIELD_NAMES)}")
+    for f in dataclasses.fields(KVConfig):
+        if f.name in values:
+            _check_type(f.name, f.type, values[f.name], source)
+    return KVConfig(**values)
+
+
+def _check_type(name: str, annotation: str, value: Any, source: str) -> None:
+    base = annotation.replace(" | None", "")
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "list[int]": isinstance(value, list),
+        "list[float]": isinstance(value, list) and all(isinstance(v, (int, float)) for v in value),
+    }[base]
+    if value is None and "None" in annotation:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{source}: config field '{name}' must be {annotation}, got {value!r}; fix its type")
+
+
+def named_configs() -> list[str]:
+    return sorted(p.stem for p in NAMED_CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str, overrides: dict[str, Any] | None = None) -> KVConfig:
+    """A named config (``simple_kv``) or a YAML file path, with optional field overrides."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = NAMED_CONFIG_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"unknown config {name_or_path!r}; named configs are: {', '.join(named_configs())}")
+    elif not path.is_file():
+        raise ConfigError(f"config file {name_or_path} does not exist; give a YAML path or a named config")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from err
+    values = {**values, **(overrides or {})}
+    return config_from_dict(values, source=str(path))
+
+
+def config_to_dict(cfg: KVConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

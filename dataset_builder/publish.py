@@ -1,0 +1,125 @@
+"""Write named configs into a Hub-layout dataset folder, atomically, and push it.
+
+Layout (what ``load_dataset(<folder>, "<config>")`` reads offline, and what the Hub serves)::
+
+    README.md                                  dataset card; YAML ``configs:`` maps splits to Parquet files
+    data/<config>/<split>-00000-of-00001.parquet
+    configs/<config>.yaml                      the exact config that generated it (regenerate with it)
+    openai/<config>/<split>.jsonl              OpenAI fine-tuning format (system message as the authors used)
+    messages/<config>/<split>.jsonl            plain {"messages": [...]} JSONL
+
+Everything is written to a temporary sibling folder and renamed into place when complete, so a failure
+leaves the previous folder (or nothing) behind. Configs already in the folder with an identical
+``configs/<config>.yaml`` are reused, not regenerated; configs not asked for are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from datasets import Dataset
+from tqdm.auto import tqdm
+
+from dataset_builder.card import render_card
+from dataset_builder.config import KVConfig, config_to_dict, load_config
+from dataset_builder.generate import build_splits
+from dataset_builder.schema import FEATURES
+from dataset_builder.tokens import TokenCounter, load_counter
+
+OPENAI_SYSTEM = "Write a response that appropriately completes the request."  # the authors' GPT-3.5 system message
+
+
+def parquet_path(folder: Path, name: str, split: str) -> Path:
+    return folder / "data" / name / f"{split}-00000-of-00001.parquet"
+
+
+def config_yaml(cfg: KVConfig) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None, width=119)
+
+
+def config_files(folder: Path, name: str) -> list[Path]:
+    """Every file a config owns in the folder."""
+    return [folder / "configs" / f"{name}.yaml"] + [
+        p for sub in ("data", "openai", "messages") for p in sorted((folder / sub / name).glob("*"))
+    ]
+
+
+def is_current(folder: Path, cfg: KVConfig) -> bool:
+    snapshot = folder / "configs" / f"{cfg.name}.yaml"
+    return (
+        snapshot.is_file()
+        and snapshot.read_text() == config_yaml(cfg)
+        and all(parquet_path(folder, cfg.name, split).is_file() for split in cfg.splits)
+    )
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_config(folder: Path, cfg: KVConfig, counter: TokenCounter) -> None:
+    splits = build_splits(cfg, counter, progress=tqdm)
+    for split, rows in splits.items():
+        path = parquet_path(folder, cfg.name, split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(rows, features=FEATURES).to_parquet(str(path))
+        system = {"role": "system", "content": OPENAI_SYSTEM}
+        write_jsonl(folder / "openai" / cfg.name / f"{split}.jsonl", ({"messages": [system, *r["messages"]]} for r in rows))
+        write_jsonl(folder / "messages" / cfg.name / f"{split}.jsonl", ({"messages": r["messages"]} for r in rows))
+    (folder / "configs").mkdir(exist_ok=True)
+    (folder / "configs" / f"{cfg.name}.yaml").write_text(config_yaml(cfg))
+
+
+def copy_config(src: Path, dst: Path, name: str) -> None:
+    for path in config_files(src, name):
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)  # hard link: the old folder is deleted right after, no bytes are copied
+
+
+def existing_configs(folder: Path) -> list[str]:
+    return sorted(p.stem for p in (folder / "configs").glob("*.yaml")) if folder.is_dir() else []
+
+
+def build_folder(out: Path, names: list[str], force: bool = False) -> Path:
+    """Build ``names`` (named configs or YAML paths) into the Hub-layout folder ``out``; returns ``out``."""
+    out = Path(out)
+    configs = [load_config(name) for name in names]  # every config is validated before anything is written
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    counters: dict[str, TokenCounter] = {}
+    try:
+        for cfg in configs:
+            if not force and is_current(out, cfg):
+                print(f"{cfg.name}: up to date, reused")
+                copy_config(out, tmp, cfg.name)
+                continue
+            if cfg.tokenizer not in counters:
+                counters[cfg.tokenizer] = load_counter(cfg.tokenizer)
+            write_config(tmp, cfg, counters[cfg.tokenizer])
+        for name in existing_configs(out):
+            if name not in {cfg.name for cfg in configs}:
+                copy_config(out, tmp, name)  # keep configs built earlier and not asked for now
+        (tmp / "README.md").write_text(render_card(tmp))
+        swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,39 @@
+"""The row schema every config shares: TRL's conversational formats plus the facts users analyse by."""
+
+from __future__ import annotations
+
+from datasets import Features, List, Value
+
+_MESSAGE = {"role": Value("string"), "content": Value("string")}
+
+FEATURES = Features(
+    {
+        "id": Value("string"),
+        "task": Value("string"),
+        "messages": List(_MESSAGE),
+        "prompt": List(_MESSAGE),
+        "completion": List(_MESSAGE),
+        "gold_key": Value("string"),
+        "gold_value": Value("int64"),
+        "gold_dict": Value("string"),
+        "gold_index": Value("int32"),
+        "gold_depth": Value("float64"),
+        "num_dicts": Value("int32"),
+        "num_tokens": Value("int32"),
+    }
+)
+
+FIELD_DOCS = {
+    "id": "Stable id `<config>/<split>/<index>`; the row is a pure function of (config, split, index).",
+    "task": "`simple_kv` or `multi_subkey_kv`.",
+    "messages": "[user prompt, assistant answer]: TRL's conversational language-modeling format.",
+    "prompt": "[user prompt]: TRL's conversational prompt-completion format (loss on the completion only).",
+    "completion": "[assistant answer].",
+    "gold_key": "The queried key: `4818`, or for multi-subkey the full tuple `(141, 986, 163)`.",
+    "gold_value": "Its value.",
+    "gold_dict": "Name of the dictionary holding it (the answer's `Dictionary [<name>]`).",
+    "gold_index": "0-based position of that dictionary in the prompt.",
+    "gold_depth": "gold_index / (num_dicts - 1): 0 = first dictionary, 1 = last.",
+    "num_dicts": "Dictionaries in the prompt.",
+    "num_tokens": "Measured tokens of the full chat-formatted example (answer included) with the config's tokenizer.",
+}
