@@ -1,9 +1,9 @@
 """Build the synthetic KV retrieval dataset into a Hub-layout folder, or push that folder.
 
-    python -m dataset_builder build --out build/dataset                      # every named config
-    python -m dataset_builder build --out build/dataset --configs smollm2_kv_600 my_variant.yaml
-    python -m dataset_builder push --folder build/dataset --repo-id <org>/synthetic-kv-retrieval
-    python -m dataset_builder list
+python -m dataset_builder build --out build/dataset                      # every named config
+python -m dataset_builder build --out build/dataset --configs smollm2_kv_600 my_variant.yaml
+python -m dataset_builder push --folder build/dataset --repo-id <org>/synthetic-kv-retrieval
+python -m dataset_builder list
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
             start = time.perf_counter()
             out = build_folder(args.out, args.configs or named_configs(), force=args.force)
-            print(f"built {out} in {time.perf_counter() - start:.1f}s; load it with load_dataset({str(out)!r}, <config>)")
+            print(
+                f"built {out} in {time.perf_counter() - start:.1f}s; load it with load_dataset({str(out)!r}, <config>)"
+            )
         else:
             from dataset_builder.hub import push_folder
 

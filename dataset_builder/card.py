@@ -88,7 +88,11 @@ def config_table(folder: Path, configs: list[KVConfig]) -> str:
         sizes = "/".join(str(stats[s][0]) if s in stats else "0" for s in ("train", "test"))
         mean = statistics.mean(s[1] for s in stats.values())
         peak = max(s[2] for s in stats.values())
-        dicts = cfg.num_dicts if cfg.num_dicts is not None else f"fill (mean {statistics.mean(s[3] for s in stats.values()):.0f})"
+        dicts = (
+            cfg.num_dicts
+            if cfg.num_dicts is not None
+            else f"fill (mean {statistics.mean(s[3] for s in stats.values()):.0f})"
+        )
         position = (
             f"uniform, {cfg.frac_first:.0%} first, {cfg.frac_top:.0%} in first {cfg.top_k}"
             if cfg.position_policy == "uniform"
@@ -219,7 +223,7 @@ from `dataset_builder.builder`. The same config and seed give byte-identical Par
 
 ## Files
 
-`openai/<config>/<split>.jsonl` is the OpenAI fine-tuning format (system message "{'Write a response that appropriately completes the request.'}",
+`openai/<config>/<split>.jsonl` is the OpenAI fine-tuning format (system message "{"Write a response that appropriately completes the request."}",
 as the authors used for GPT-3.5 Turbo); `messages/<config>/<split>.jsonl` is plain `{{"messages": [...]}}`.
 
 {files_table(folder)}

@@ -59,7 +59,9 @@ MULTI_TEMPLATE = (
     "The key that contains the integers {query} is <fill-in-key>. Its value is <fill-in-value> and it is in "
     "Dictionary [<fill-in-dictionary-name>]."
 )
-MULTI_ANSWER = "The key that contains the integers {query} is {key}. Its value is {value} and it is in Dictionary [{name}]."
+MULTI_ANSWER = (
+    "The key that contains the integers {query} is {key}. Its value is {value} and it is in Dictionary [{name}]."
+)
 # Redraws before a config is declared impossible for its budget (a fitting draw normally comes first time).
 MAX_ATTEMPTS = 50
 

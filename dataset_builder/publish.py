@@ -72,7 +72,9 @@ def write_config(folder: Path, cfg: KVConfig, counter: TokenCounter) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         Dataset.from_list(rows, features=FEATURES).to_parquet(str(path))
         system = {"role": "system", "content": OPENAI_SYSTEM}
-        write_jsonl(folder / "openai" / cfg.name / f"{split}.jsonl", ({"messages": [system, *r["messages"]]} for r in rows))
+        write_jsonl(
+            folder / "openai" / cfg.name / f"{split}.jsonl", ({"messages": [system, *r["messages"]]} for r in rows)
+        )
         write_jsonl(folder / "messages" / cfg.name / f"{split}.jsonl", ({"messages": r["messages"]} for r in rows))
     (folder / "configs").mkdir(exist_ok=True)
     (folder / "configs" / f"{cfg.name}.yaml").write_text(config_yaml(cfg))
