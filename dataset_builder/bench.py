@@ -43,7 +43,7 @@ def bench_config(name: str, samples: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sample counts (e.g. 0.1 for a smoke run)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sample counts (0.1: a smoke run)")
     args = parser.parse_args()
     print(f"CPU: {cpu_model()} (generation is single-threaded)")
     for name, samples in CASES:

@@ -17,7 +17,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from dataset_builder.builder import CITATION
 from dataset_builder.config import KVConfig, config_from_dict
 from dataset_builder.hub import sha256_file
-from dataset_builder.schema import FEATURES, FIELD_DOCS
+from dataset_builder.schema import FEATURES, FIELD_DOCS, OPENAI_SYSTEM
 
 DEFAULT_REPO_ID = "artificial-needles/synthetic-kv-retrieval"
 PROMPT_PREVIEW_LINES = 3  # dictionary lines shown at each end of an example prompt
@@ -78,8 +78,8 @@ def token_stats(path: Path) -> tuple[int, float, int, float]:
 
 def config_table(folder: Path, configs: list[KVConfig]) -> str:
     rows = [
-        "| config | task | dictionaries | pairs/dict | key, value digits | budget (tokenizer) | template | gold position "
-        "| rows (train/test) | tokens mean / max |",
+        "| config | task | dictionaries | pairs/dict | key, value digits | budget (tokenizer) | template "
+        "| gold position | rows (train/test) | tokens mean / max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cfg in configs:
@@ -143,7 +143,8 @@ def render_card(folder: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     # One example per task, from the config named after the task when there is one.
     tasks = {cfg.task: cfg for cfg in sorted(configs, key=lambda c: c.name == c.task)}
     parameters = "\n\n".join(
-        f"<details><summary><code>{cfg.name}</code></summary>\n\n```yaml\n{(folder / 'configs' / f'{cfg.name}.yaml').read_text()}```\n</details>"
+        f"<details><summary><code>{cfg.name}</code></summary>\n\n```yaml\n"
+        f"{(folder / 'configs' / f'{cfg.name}.yaml').read_text()}```\n</details>"
         for cfg in configs
     )
     fields = "\n".join(f"| `{name}` | {FIELD_DOCS[name]} |" for name in FEATURES)
@@ -223,8 +224,8 @@ from `dataset_builder.builder`. The same config and seed give byte-identical Par
 
 ## Files
 
-`openai/<config>/<split>.jsonl` is the OpenAI fine-tuning format (system message "{"Write a response that appropriately completes the request."}",
-as the authors used for GPT-3.5 Turbo); `messages/<config>/<split>.jsonl` is plain `{{"messages": [...]}}`.
+`openai/<config>/<split>.jsonl` is the OpenAI fine-tuning format (system message "{OPENAI_SYSTEM}", as the
+authors used for GPT-3.5 Turbo); `messages/<config>/<split>.jsonl` is plain `{{"messages": [...]}}`.
 
 {files_table(folder)}
 

@@ -265,7 +265,7 @@ def draw_example(cfg: KVConfig, rng: random.Random, row_index: int, counter: Tok
         n = len(distractors) + 1
         index = gold_index(cfg, position, n)
         bodies = distractors[:index] + [gold_text] + distractors[index:]
-        lines = [f"Dictionary [{name}] {body}" for name, body in zip(names, bodies)]
+        lines = [f"Dictionary [{name}] {body}" for name, body in zip(names, bodies, strict=True)]
         prompt = render_prompt(cfg, lines, gold)
         answer = render_answer(cfg, gold, names[index])
         num_tokens = counter.count_example(prompt, answer)
@@ -298,7 +298,7 @@ def fill_budget(
         chunk = [format_dict(draw_pairs()) for _ in range(32)]
         first_name = len(distractors) + 2
         counts = counter.count_texts([f"Dictionary [{first_name + i}] {body}" for i, body in enumerate(chunk)])
-        for body, count in zip(chunk, counts):
+        for body, count in zip(chunk, counts, strict=True):
             if total + count + 1 > cfg.max_tokens:
                 return distractors, line_tokens
             total += count + 1

@@ -28,10 +28,8 @@ from tqdm.auto import tqdm
 from dataset_builder.card import render_card
 from dataset_builder.config import KVConfig, config_to_dict, load_config
 from dataset_builder.generate import build_splits
-from dataset_builder.schema import FEATURES
+from dataset_builder.schema import FEATURES, OPENAI_SYSTEM
 from dataset_builder.tokens import TokenCounter, load_counter
-
-OPENAI_SYSTEM = "Write a response that appropriately completes the request."  # the authors' GPT-3.5 system message
 
 
 def parquet_path(folder: Path, name: str, split: str) -> Path:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datasets import Features, List, Value
 
+# The system message the authors used when finetuning GPT-3.5 Turbo (the OpenAI export carries it).
+OPENAI_SYSTEM = "Write a response that appropriately completes the request."
+
 _MESSAGE = {"role": Value("string"), "content": Value("string")}
 
 FEATURES = Features(

@@ -15,7 +15,8 @@ from huggingface_hub import DatasetCard
 from dataset_builder.builder import load_variant
 from dataset_builder.config import ConfigError, load_config
 from dataset_builder.hub import plan_upload, push_folder, sha256_file
-from dataset_builder.publish import OPENAI_SYSTEM, build_folder
+from dataset_builder.publish import build_folder
+from dataset_builder.schema import OPENAI_SYSTEM
 
 ROOT = Path(__file__).resolve().parents[1]
 
