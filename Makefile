@@ -42,3 +42,32 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(BUILD) release
+
+# --- evaluation and release targets ---
+# Owned by the evaluation/release work (evaluation/, model_cards/, hub_release/). Suites 1–4 on CPU-sized variants;
+# EVAL_LIMIT = questions (rows) per gold position, so examples per suite = limit × positions.
+FT_MODEL_DIR := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
+RESULTS_DIR := $(BUILD)/results
+EVAL_SUITES ?= synthetic_kv,mdqa_10docs,liu_kv_10keys,nq_closed
+EVAL_LIMIT ?= 20
+MODEL_REPO ?= SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
+DATASET_REPO ?= artificial-needles-kv
+.PHONY: cards
+
+## Evaluate the base model, and the finetuned one when it exists; one results JSON per suite under build/results/.
+eval: $(STAMP)
+	$(PY) -m evaluation run --model $(MODEL_DIR) --suites $(EVAL_SUITES) --limit $(EVAL_LIMIT) --dataset $(DATASET_DIR) --out $(RESULTS_DIR)/base
+	if [ -d $(FT_MODEL_DIR) ]; then $(PY) -m evaluation run --model $(FT_MODEL_DIR) --suites $(EVAL_SUITES) --limit $(EVAL_LIMIT) --dataset $(DATASET_DIR) --out $(RESULTS_DIR)/finetuned; fi
+
+## Evaluation throughput: batched generation vs a one-prompt-at-a-time generate loop (prints CPU model per timing).
+bench-eval: $(STAMP)
+	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision fp32 --out $(RESULTS_DIR)/bench_eval_fp32.json
+	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision bf16 --out $(RESULTS_DIR)/bench_eval_bf16.json
+
+## Model card (README.md + position_accuracy.png) rendered only from build/results/{base,finetuned}.
+cards: $(STAMP)
+	$(PY) -m model_cards --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --out $(BUILD)/cards --model-id $(MODEL_REPO) --dataset $(DATASET_REPO)
+
+## Dataset → base model → finetune → evaluate both → cards → stage release/ → validate → push (HF_TOKEN) or print plan.
+release: $(STAMP)
+	$(PY) -m hub_release --dataset-dir $(DATASET_DIR) --base-model-dir $(MODEL_DIR) --results-dir $(RESULTS_DIR) --model-repo $(MODEL_REPO) --dataset-repo $(DATASET_REPO)

@@ -1,0 +1,147 @@
+"""Score examples and write one results file per task: the only thing a model card is rendered from.
+
+Layout of ``<out>/<task>.json``::
+
+    {"task": "mdqa_10docs", "suite": "mdqa", "task_version": 1, "variant": "...", "primary_metric": "...",
+     "overall": {"best_subspan_em": {"score": 0.31, "n": 90, "ci95": [0.22, 0.41]}},
+     "by_position": {"1": {"best_subspan_em": {...}}, "5": {...}, "10": {...}},
+     "model": {...}, "data_files": [{"path": ..., "sha256": ...}], "harness": {"version": ..., "git_commit": ...},
+     "limit": 30, "generation": {...}, "timing": {...}}
+
+Predictions go beside it in ``<task>.samples.jsonl`` so any number can be audited line by line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+from dataset_builder.hub import sha256_file
+from evaluation.data import EvalExample
+from evaluation.metrics import best_subspan_em, substring_match, synthetic_kv_match, wilson_interval
+from evaluation.tasks import TaskConfig
+
+RESULTS_SCHEMA = 1
+PRIMARY_METRIC = {
+    "best_subspan_em": "best_subspan_em",
+    "substring_match": "substring_match",
+    "synthetic_kv_match": "both",
+}
+
+
+def score_example(task: TaskConfig, example: EvalExample, prediction: str) -> dict[str, float]:
+    if task.metric == "best_subspan_em":
+        return best_subspan_em(prediction, example.answers)
+    if task.metric == "substring_match":
+        return substring_match(prediction, example.answers)
+    return synthetic_kv_match(prediction, example.gold["value"], example.gold["dict"])
+
+
+def summarise(scores: list[dict[str, float]]) -> dict[str, dict]:
+    """Mean, n and 95% Wilson interval of every metric over ``scores``."""
+    out = {}
+    for name in scores[0] if scores else []:
+        hits, n = sum(s[name] for s in scores), len(scores)
+        low, high = wilson_interval(hits, n)
+        out[name] = {"score": hits / n, "n": n, "ci95": [round(low, 4), round(high, 4)]}
+    return out
+
+
+def aggregate(examples: list[EvalExample], scores: list[dict[str, float]]) -> dict:
+    groups: dict[str, list[dict[str, float]]] = {}
+    for ex, s in zip(examples, scores, strict=True):
+        groups.setdefault(ex.position, []).append(s)
+    return {"overall": summarise(scores), "by_position": {k: summarise(v) for k, v in groups.items()}}
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """HEAD of the checkout, "+dirty" if the evaluation code has uncommitted edits; "unknown" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "evaluation"], cwd=repo, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def describe_files(paths: list[Path]) -> list[dict]:
+    return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in paths]
+
+
+def build_results(
+    task: TaskConfig,
+    examples: list[EvalExample],
+    predictions: list[str],
+    *,
+    model: dict,
+    data_files: list[Path],
+    variant: str,
+    limit: int | None,
+    generation: dict,
+    seconds: float,
+) -> tuple[dict, list[dict[str, float]]]:
+    """The results record and the per-example scores behind it."""
+    from evaluation import __version__
+
+    scores = [score_example(task, ex, p) for ex, p in zip(examples, predictions, strict=True)]
+    return {
+        "schema": RESULTS_SCHEMA,
+        "task": task.name,
+        "suite": task.suite,
+        "task_version": task.version,
+        "description": task.description,
+        "variant": variant,
+        "primary_metric": PRIMARY_METRIC[task.metric],
+        **aggregate(examples, scores),
+        "model": model,
+        "data_files": describe_files(data_files),
+        "harness": {"name": "evaluation", "version": __version__, "git_commit": git_commit()},
+        "limit": limit,
+        "generation": generation,
+        "timing": {
+            "seconds": round(seconds, 2),
+            "samples_per_s": round(len(examples) / seconds, 3) if seconds else None,
+            "cpu": cpu_name(),
+        },
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }, scores
+
+
+def write_results(out_dir: Path, results: dict, examples: list[EvalExample], predictions: list[str], scores) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{results['task']}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    with open(out_dir / f"{results['task']}.samples.jsonl", "w") as handle:
+        for ex, pred, s in zip(examples, predictions, scores, strict=True):
+            row = {"id": ex.id, "position": ex.position, "prediction": pred, "answers": ex.answers, "scores": s}
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def load_results(folder: Path) -> dict[str, dict]:
+    """Every ``<task>.json`` results file in ``folder``, keyed by task name."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and data.get("schema") == RESULTS_SCHEMA and "task" in data:
+            out[data["task"]] = data
+    return out

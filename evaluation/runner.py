@@ -1,0 +1,118 @@
+"""Run declared tasks on one model and write a results file per task (``RunConfig`` is what the CLI sets)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evaluation.data import DEFAULT_DATA_DIR, EvalExample, read_jsonl, resolve_data_file
+from evaluation.generation import PRECISIONS, GenerationSettings, generate_answers, load_model, resolve_precision
+from evaluation.liu_kv import build_liu_kv_examples
+from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
+from evaluation.nq_closed import build_closed_book_examples
+from evaluation.results import build_results, write_results
+from evaluation.synthetic_kv import load_synthetic_examples
+from evaluation.tasks import EvalConfigError, TaskConfig, load_task
+
+# Relative to the repository root, like every default path here.
+DEFAULT_DATASET = "build/dataset"
+
+
+@dataclass
+class RunConfig:
+    model: str = field(metadata={"help": "Model folder, Hub id, or .gguf file."})
+    tasks: list[str] = field(metadata={"help": "Task names (evaluation/tasks/*.yaml) or YAML paths."})
+    out: str = field(metadata={"help": "Folder for <task>.json results and <task>.samples.jsonl predictions."})
+    limit: int | None = field(default=None, metadata={"help": "Questions / rows per position (None = all)."})
+    data_dir: str = field(default=DEFAULT_DATA_DIR, metadata={"help": "Folder with Liu et al.'s files."})
+    data_repo: str = field(
+        default="", metadata={"help": "Hub dataset id holding the same files (overrides data_dir)."}
+    )
+    dataset: str = field(default=DEFAULT_DATASET, metadata={"help": "Synthetic KV dataset folder or Hub id."})
+    mdqa_original: str = field(
+        default="", metadata={"help": "Folder or Hub id with Liu et al.'s MDQA files; empty = build offline."}
+    )
+    batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
+    precision: str = field(default="auto", metadata={"help": f"One of {', '.join(PRECISIONS)}."})
+    seed: int = field(default=0, metadata={"help": "Seed of the Liu KV pair subsampling."})
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise EvalConfigError("no tasks given; pass --suites e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
+        if self.limit is not None and self.limit < 1:
+            raise EvalConfigError(f"limit={self.limit} must be >= 1 (or omitted for everything)")
+        if self.batch_size < 1:
+            raise EvalConfigError(f"batch_size={self.batch_size} must be >= 1")
+        if self.precision not in PRECISIONS:
+            raise EvalConfigError(f"precision={self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        self.task_configs = [load_task(t) for t in self.tasks]  # unknown task fails here, before a model loads
+        needs_files = any(t.suite in ("mdqa", "liu_kv", "nq_closed") for t in self.task_configs)
+        if needs_files and not self.data_repo and not Path(self.data_dir).is_dir():
+            raise EvalConfigError(
+                f"data dir {self.data_dir} not found; pass --data-dir with Liu et al.'s files or --data-repo <hub id>"
+            )
+        if not Path(self.model).exists() and (self.model.count("/") != 1 or self.model.startswith(("/", "."))):
+            raise EvalConfigError(f"model {self.model} not found (not a folder, .gguf file or Hub id)")
+
+
+def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample], list[Path], str]:
+    """The task's examples, the data files they came from and the variant label recorded beside the number."""
+    if task.suite == "synthetic_kv":
+        examples = load_synthetic_examples(task, cfg.dataset, cfg.limit)
+        root = Path(cfg.dataset)
+        files = sorted((root / "data").rglob("*.parquet")) if root.is_dir() else []
+        return examples, files, f"{task.variant} [{cfg.dataset}]"
+    if task.suite == "mdqa" and cfg.mdqa_original:
+        examples, files = load_original_mdqa(task, cfg.mdqa_original, cfg.limit)
+        return examples, files, f"liu-original: {task.num_docs} Contriever-retrieved documents [{cfg.mdqa_original}]"
+    path = resolve_data_file(task.data_file, cfg.data_dir, cfg.data_repo)
+    if task.suite == "mdqa":
+        return build_mdqa_examples(task, load_nq_oracle(path), cfg.limit), [path], task.variant
+    if task.suite == "nq_closed":
+        return build_closed_book_examples(task, load_nq_oracle(path), cfg.limit), [path], task.variant
+    rows = list(read_jsonl(path))
+    return build_liu_kv_examples(task, rows, cfg.limit, cfg.seed), [path], task.variant
+
+
+def model_record(model: str) -> dict:
+    path = Path(model)
+    record = {"path_or_id": model}
+    if (path / "config.json").is_file():
+        from dataset_builder.hub import sha256_file
+
+        record["config_sha256"] = sha256_file(path / "config.json")
+    return record
+
+
+def run_eval(cfg: RunConfig, loaded=None) -> list[Path]:
+    """Evaluate ``cfg.model`` on every task; returns the results files written."""
+    examples_by_task = [(task, *build_examples(task, cfg)) for task in cfg.task_configs]  # data errors before load
+    model, tokenizer = loaded or load_model(cfg.model)
+    out_dir, written = Path(cfg.out), []
+    for task, examples, files, variant in examples_by_task:
+        settings = GenerationSettings(task.max_new_tokens, task.stop, cfg.batch_size, cfg.precision)
+        start = time.perf_counter()
+        with tqdm(total=len(examples), desc=f"eval {task.name}", unit="ex") as bar:
+            predictions = generate_answers(model, tokenizer, [e.prompt for e in examples], settings, bar.update)
+        seconds = time.perf_counter() - start
+        generation = {**asdict(settings), "precision": resolve_precision(cfg.precision), "decoding": "greedy"}
+        generation["chat_template"] = "tokenizer.apply_chat_template(add_generation_prompt=True)"
+        results, scores = build_results(
+            task,
+            examples,
+            predictions,
+            model=model_record(cfg.model),
+            data_files=files,
+            variant=variant,
+            limit=cfg.limit,
+            generation=generation,
+            seconds=seconds,
+        )
+        written.append(write_results(out_dir, results, examples, predictions, scores))
+        primary = results["primary_metric"]
+        overall = results["overall"][primary]
+        print(f"{task.name}: {primary}={overall['score']:.3f} (n={overall['n']}, 95% CI {overall['ci95']})")
+    return written

@@ -1,0 +1,1 @@
+"""``make release``: dataset → embedded base model → finetune → evaluate both → cards → stage → validate → push."""

@@ -1,0 +1,247 @@
+"""The release pipeline: each stage a function of ``ReleaseConfig``, skipped when its done-marker exists.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m hub_release
+
+Stages run in order; a finished stage writes ``<state_dir>/<stage>.done`` (JSON: when, what it produced), so a
+killed release resumes at the first unfinished stage (``--force STAGE`` redoes one). Heavy steps (dataset,
+conversion, training) run as subprocesses of the owners' entry points, so this file holds no copy of their logic.
+
+Time budget on 2 CPU cores (≤45 min total): dataset ~2 min, conversion ~1 min, training ~20 min (the recipe),
+evaluation of base + finetuned ~10–12 min (``EVAL_PLAN`` limits, sized from measured samples/s), cards,
+staging and validation ~1 min.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
+# task:limit — limit is questions (or rows) per gold position; examples = limit × positions.
+# Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8 (see the note in the report):
+# the plan below is ~5 min per model. Raise the limits on a bigger machine; the card shows n and intervals.
+EVAL_PLAN = ["synthetic_kv:8", "mdqa_10docs:20", "liu_kv_10keys:20", "nq_closed:60"]
+
+
+@dataclass
+class ReleaseConfig:
+    dataset_dir: str = field(default="build/dataset", metadata={"help": "Dataset builder output (Hub layout)."})
+    base_model_dir: str = field(default="build/models/SmolLM2-135M-Instruct", metadata={"help": "Converted base."})
+    recipe: str = field(
+        default=DEFAULT_RECIPE, metadata={"help": "SFT recipe; its output_dir is the finetuned model."}
+    )
+    results_dir: str = field(default="build/results", metadata={"help": "Results of base/ and finetuned/."})
+    cards_dir: str = field(default="build/cards", metadata={"help": "Rendered model card + plot."})
+    release_dir: str = field(default="release", metadata={"help": "Staged repos: dataset/ and model/ (git-ignored)."})
+    state_dir: str = field(default="build/release_state", metadata={"help": "Done-markers of finished stages."})
+    data_dir: str = field(default="../shared/data/lost-in-the-middle", metadata={"help": "Liu et al.'s files."})
+    eval_plan: list[str] = field(default_factory=lambda: list(EVAL_PLAN), metadata={"help": "task:limit entries."})
+    batch_size: int = field(default=8, metadata={"help": "Evaluation prompts per generate call."})
+    model_repo: str = field(
+        default="SmolLM2-135M-Instruct-smollm2_kv_600-sft-full",
+        metadata={"help": "Hub model repo (namespace optional)."},
+    )
+    dataset_repo: str = field(
+        default="artificial-needles-kv", metadata={"help": "Hub dataset repo (namespace optional)."}
+    )
+
+    def __post_init__(self) -> None:
+        from evaluation.tasks import EvalConfigError, load_task
+
+        for entry in self.eval_plan:
+            task, _, limit = entry.partition(":")
+            if not limit.isdigit() or int(limit) < 1:
+                raise EvalConfigError(
+                    f"eval_plan entry {entry!r}: write task:limit with limit >= 1, e.g. nq_closed:60"
+                )
+            load_task(task)
+        if not Path(self.recipe).is_file():
+            raise FileNotFoundError(f"recipe {self.recipe} not found; pass --recipe")
+
+    @property
+    def finetuned_dir(self) -> str:
+        return str(yaml.safe_load(Path(self.recipe).read_text())["output_dir"])
+
+    def plan(self) -> list[tuple[str, int]]:
+        return [(e.partition(":")[0], int(e.partition(":")[2])) for e in self.eval_plan]
+
+
+def run_command(cmd: list[str]) -> None:
+    print("$ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+# ------------------------------------------------------------------ stages
+
+
+def stage_dataset(cfg: ReleaseConfig) -> dict:
+    run_command([sys.executable, "-m", "dataset_builder", "build", "--out", cfg.dataset_dir])
+    return {"dataset_dir": cfg.dataset_dir}
+
+
+def stage_base_model(cfg: ReleaseConfig) -> dict:
+    run_command([sys.executable, "-m", "training.embedded_model", "--out", cfg.base_model_dir])
+    return {"model_dir": cfg.base_model_dir}
+
+
+def stage_train(cfg: ReleaseConfig) -> dict:
+    run_command([sys.executable, "-m", "training.sft", "--config", cfg.recipe])
+    return {"model_dir": cfg.finetuned_dir, "recipe": cfg.recipe}
+
+
+def evaluate_model(cfg: ReleaseConfig, model_dir: str, out: Path) -> dict:
+    from evaluation.generation import load_model
+    from evaluation.runner import RunConfig, run_eval
+
+    loaded = load_model(model_dir)  # once per model, shared by every task
+    written = []
+    for task, limit in cfg.plan():
+        run = RunConfig(
+            model=model_dir,
+            tasks=[task],
+            out=str(out),
+            limit=limit,
+            data_dir=cfg.data_dir,
+            dataset=cfg.dataset_dir,
+            batch_size=cfg.batch_size,
+        )
+        written += [str(p) for p in run_eval(run, loaded)]
+    return {"model": model_dir, "results": written, "plan": cfg.eval_plan}
+
+
+def stage_eval_base(cfg: ReleaseConfig) -> dict:
+    return evaluate_model(cfg, cfg.base_model_dir, Path(cfg.results_dir) / "base")
+
+
+def stage_eval_finetuned(cfg: ReleaseConfig) -> dict:
+    return evaluate_model(cfg, cfg.finetuned_dir, Path(cfg.results_dir) / "finetuned")
+
+
+def stage_cards(cfg: ReleaseConfig) -> dict:
+    from model_cards.render import inputs_from_folders, write_card
+
+    inputs = inputs_from_folders(
+        Path(cfg.results_dir) / "base",
+        Path(cfg.results_dir) / "finetuned",
+        cfg.model_repo,
+        datasets=[cfg.dataset_repo],
+        recipe_path=cfg.recipe,
+        train_command=f"python -m training.sft --config {cfg.recipe}",
+    )
+    return {"card": str(write_card(inputs, Path(cfg.cards_dir)))}
+
+
+def stage_stage(cfg: ReleaseConfig) -> dict:
+    """Copy into ``release/``: the dataset folder as-is; the model folder + card + plot + the results behind it."""
+    root = Path(cfg.release_dir)
+    dataset, model = root / "dataset", root / "model"
+    for target in (dataset, model):
+        if target.exists():
+            shutil.rmtree(target)
+    shutil.copytree(cfg.dataset_dir, dataset, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    # checkpoints are resume state, not part of the published model
+    shutil.copytree(cfg.finetuned_dir, model, ignore=shutil.ignore_patterns(".*", "checkpoint-*", "runs"))
+    for item in Path(cfg.cards_dir).iterdir():
+        shutil.copy2(item, model / item.name)
+    for which in ("base", "finetuned"):
+        dest = model / "eval_results" / which
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in sorted((Path(cfg.results_dir) / which).glob("*.json")):
+            shutil.copy2(path, dest / path.name)
+    return {"dataset": str(dataset), "model": str(model)}
+
+
+def stage_validate(cfg: ReleaseConfig) -> dict:
+    from hub_release.validate import validate_dataset_repo, validate_model_repo
+
+    root = Path(cfg.release_dir)
+    counts = validate_dataset_repo(root / "dataset")
+    sample = validate_model_repo(root / "model")
+    print(f"dataset repo loads: {counts}")
+    print(f"model repo generates: {sample!r}")
+    return {"dataset_rows": counts, "generation": sample}
+
+
+def qualified(repo: str) -> str:
+    """``name`` → ``<token user>/name`` (only called when a token is set); the token itself is never shown."""
+    if "/" in repo:
+        return repo
+    from huggingface_hub import HfApi
+
+    return f"{HfApi(token=os.environ['HF_TOKEN']).whoami()['name']}/{repo}"
+
+
+def stage_push(cfg: ReleaseConfig) -> dict:
+    from dataset_builder.hub import TOKEN_ENV, push_folder
+
+    root, has_token = Path(cfg.release_dir), bool(os.environ.get(TOKEN_ENV, "").strip())
+    dataset_repo = qualified(cfg.dataset_repo) if has_token else cfg.dataset_repo
+    model_repo = qualified(cfg.model_repo) if has_token else cfg.model_repo
+    summary = [
+        push_folder(root / "dataset", dataset_repo, "dataset"),
+        push_folder(root / "model", model_repo, "model"),
+    ]
+    for line in summary:
+        print(line)
+    return {"pushed": has_token, "summary": summary}
+
+
+# Order matters; each stage consumes the previous ones' outputs.
+STAGES: list[tuple[str, Callable[[ReleaseConfig], dict]]] = [
+    ("dataset", stage_dataset),
+    ("base_model", stage_base_model),
+    ("train", stage_train),
+    ("eval_base", stage_eval_base),
+    ("eval_finetuned", stage_eval_finetuned),
+    ("cards", stage_cards),
+    ("stage", stage_stage),
+    ("validate", stage_validate),
+    ("push", stage_push),
+]
+STAGE_NAMES = [name for name, _ in STAGES]
+# A dry-run push is not "done": it must run again once a token is set.
+ALWAYS_RERUN = {"push"}
+
+
+def marker(cfg: ReleaseConfig, stage: str) -> Path:
+    return Path(cfg.state_dir) / f"{stage}.done"
+
+
+def run_release(cfg: ReleaseConfig, force: list[str] = (), only: list[str] | None = None) -> list[str]:
+    """Run every unfinished stage (or just ``only``); returns the stages that ran."""
+    unknown = sorted(set(force) | set(only or [])) and sorted((set(force) | set(only or [])) - set(STAGE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGE_NAMES)}")
+    ran = []
+    bar = tqdm(STAGES, desc="release", unit="stage")
+    for name, fn in bar:
+        bar.set_postfix_str(name)
+        done = marker(cfg, name)
+        if only is not None and name not in only:
+            continue
+        if done.is_file() and name not in force and name not in ALWAYS_RERUN:
+            tqdm.write(f"[{name}] done earlier ({done}); skipping")
+            continue
+        tqdm.write(f"[{name}] starting")
+        start = time.perf_counter()
+        record = fn(cfg)
+        seconds = time.perf_counter() - start
+        done.parent.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        done.write_text(
+            json.dumps({"stage": name, "finished": stamp, "seconds": round(seconds, 1), **record}, indent=2)
+        )
+        tqdm.write(f"[{name}] finished in {seconds / 60:.1f} min")
+        ran.append(name)
+    return ran

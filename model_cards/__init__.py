@@ -1,0 +1,1 @@
+"""Model cards rendered only from evaluation results files (``evaluation/results.py`` layout)."""

@@ -1,0 +1,77 @@
+"""lm-eval wiring: the harness's own HF backend runs our model on a task YAML (here a local one on local data,
+for users the real MMLU / HellaSwag / GSM8K / TriviaQA / NQ-Open / FLenQA definitions)."""
+
+import json
+
+import pytest
+
+from evaluation.harness import run_lm_eval
+from evaluation.tiny_model import save_tiny_model
+
+GENERATE_TASK = """task: local_nq
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs:
+  until: ["\\n"]
+  do_sample: false
+  max_gen_toks: 8
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+CHOICE_TASK = """task: local_choice
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: "{{{{label}}}}"
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
+    model = save_tiny_model(tmp_path / "tiny")
+    data = tmp_path / "qa.jsonl"
+    rows = [
+        {"question": f"what is {i} plus {i}", "answer": str(2 * i), "choices": [str(2 * i), str(i)], "label": 0}
+        for i in range(4)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "local_nq.yaml").write_text(GENERATE_TASK.format(data=data))
+    (tasks / "local_choice.yaml").write_text(CHOICE_TASK.format(data=data))
+
+    out = tmp_path / "lm_eval.json"
+    summary = run_lm_eval(
+        str(model), ["local_nq", "local_choice"], out, limit=4, include_path=str(tasks), batch_size=2
+    )
+
+    assert summary["n_samples"]["local_nq"]["effective"] == 4
+    assert 0.0 <= summary["results"]["local_nq"]["exact_match,none"] <= 1.0
+    assert 0.0 <= summary["results"]["local_choice"]["acc,none"] <= 1.0
+    assert json.loads(out.read_text())["tasks"] == ["local_nq", "local_choice"]
+
+
+def test_lm_eval_needs_tasks(tmp_path):
+    with pytest.raises(ValueError, match="no lm-eval tasks"):
+        run_lm_eval("unused", [], tmp_path / "x.json")

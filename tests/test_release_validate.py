@@ -1,0 +1,92 @@
+"""Release validation on a tiny fixture: a staged dataset repo that loads, a model repo that generates, cards
+that parse — and clear failures when a piece is missing. Also the resumable stage runner."""
+
+import json
+import shutil
+
+import pytest
+from test_card_render import write_fixture_results
+from test_eval_builders import write_synthetic_dataset
+
+from evaluation.tiny_model import save_tiny_model
+from hub_release import pipeline
+from hub_release.pipeline import ReleaseConfig, run_release
+from hub_release.validate import ReleaseValidationError, validate_dataset_repo, validate_model_repo
+from model_cards.render import inputs_from_folders, write_card
+
+
+@pytest.fixture
+def staged(tmp_path):
+    dataset = write_synthetic_dataset(tmp_path / "release" / "dataset")
+    model = save_tiny_model(tmp_path / "release" / "model")
+    base, ft = tmp_path / "results" / "base", tmp_path / "results" / "ft"
+    write_fixture_results(base, "mdqa_10docs", {"1": 6, "5": 2, "10": 4})
+    write_fixture_results(ft, "mdqa_10docs", {"1": 7, "5": 5, "10": 5})
+    write_card(inputs_from_folders(base, ft, "someone/tiny"), model)
+    return dataset, model
+
+
+def test_valid_release_passes(staged):
+    dataset, model = staged
+    counts = validate_dataset_repo(dataset)
+    assert counts == {"smollm2_kv_600/test": 4, "smollm2_kv_600_sweep/test": 4}
+    assert isinstance(validate_model_repo(model), str)
+
+
+def test_missing_plot_fails(staged):
+    _, model = staged
+    (model / "position_accuracy.png").unlink()
+    with pytest.raises(ReleaseValidationError, match="position_accuracy.png"):
+        validate_model_repo(model)
+
+
+def test_missing_weights_fail(staged):
+    _, model = staged
+    (model / "model.safetensors").unlink()
+    with pytest.raises(OSError):
+        validate_model_repo(model)
+
+
+def test_empty_dataset_repo_fails(staged, tmp_path):
+    dataset, _ = staged
+    shutil.rmtree(dataset / "data")
+    with pytest.raises(ReleaseValidationError, match="no data"):
+        validate_dataset_repo(dataset)
+
+
+def test_stages_resume_from_markers(tmp_path, monkeypatch):
+    calls = []
+    fake = [(name, (lambda n: lambda cfg: calls.append(n) or {"ok": n})(name)) for name in pipeline.STAGE_NAMES]
+    monkeypatch.setattr(pipeline, "STAGES", fake)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: build/models/x\n")
+    cfg = ReleaseConfig(recipe=str(recipe), state_dir=str(tmp_path / "state"))
+
+    assert run_release(cfg) == pipeline.STAGE_NAMES
+    calls.clear()
+    # finished stages are skipped; the push (a dry run without a token) always runs again
+    assert run_release(cfg) == ["push"] and calls == ["push"]
+    assert run_release(cfg, force=["cards"]) == ["cards", "push"]
+    assert json.loads((tmp_path / "state" / "train.done").read_text())["ok"] == "train"
+    with pytest.raises(ValueError, match="unknown stage"):
+        run_release(cfg, force=["nope"])
+
+
+def test_bad_eval_plan_is_one_clear_error(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: x\n")
+    with pytest.raises(ValueError, match="task:limit"):
+        ReleaseConfig(recipe=str(recipe), eval_plan=["nq_closed"])
+
+
+def test_push_without_token_prints_plan_and_never_a_token(staged, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: x\n")
+    cfg = ReleaseConfig(
+        recipe=str(recipe), release_dir=str(tmp_path / "release"), model_repo="me/m", dataset_repo="me/d"
+    )
+    record = pipeline.stage_push(cfg)
+    out = capsys.readouterr().out
+    assert record["pushed"] is False
+    assert "to dataset repo me/d" in out and "to model repo me/m" in out and "README.md" in out
