@@ -9,6 +9,7 @@ the score is value right / dictionary right / both (``metrics.synthetic_kv_match
 from __future__ import annotations
 
 import fnmatch
+import tempfile
 from pathlib import Path
 
 from evaluation.data import EvalExample
@@ -56,18 +57,28 @@ def rows_to_examples(config: str, rows: list[dict]) -> list[EvalExample]:
 
 
 def load_synthetic_examples(task: TaskConfig, dataset: str, limit: int | None) -> list[EvalExample]:
-    """``limit`` test rows from each selected config (their leading rows cover every sweep depth evenly)."""
-    from datasets import load_dataset
-
+    """Test rows of each selected config: ``limit`` per sweep depth, or ``limit`` from a random-depth test set."""
     if not Path(dataset).is_dir() and "/" not in dataset:
         raise EvalConfigError(f"dataset {dataset!r} is neither a folder nor a Hub id; build it: make dataset")
     configs = select_configs(task.dataset_configs, available_configs(dataset))
     if not configs:
         raise EvalConfigError(f"no dataset config of {dataset} matches {task.dataset_configs}")
     examples = []
-    for config in configs:
-        split = load_dataset(dataset, config, split="test")
-        if limit is not None:
-            split = split.select(range(min(limit, len(split))))
-        examples += rows_to_examples(config, list(split))
+    with tempfile.TemporaryDirectory() as cache:
+        for config in configs:
+            examples += rows_to_examples(config, read_test_rows(dataset, config, limit, cache))
     return examples
+
+
+def read_test_rows(dataset: str, config: str, limit: int | None, cache: str) -> list[dict]:
+    from datasets import load_dataset
+
+    # datasets 5.2 keys a local folder's Arrow cache by folder name + config, not by content, so a rebuilt
+    # build/dataset would be read from a stale cache; a fresh cache dir per run reads the files themselves.
+    split = load_dataset(dataset, config, split="test", cache_dir=cache if Path(dataset).is_dir() else None)
+    if limit is not None:
+        # limit = rows per gold position: a sweep's rows cycle through its depths, so its leading
+        # limit × depths rows hold exactly `limit` per depth; a random-depth test set takes `limit` rows.
+        per = len(set(split["gold_depth"])) if config.endswith("_sweep") else 1
+        split = split.select(range(min(limit * per, len(split))))
+    return list(split)

@@ -8,6 +8,7 @@ parses with ``ModelCard.load`` and carries ``model-index`` results; every image 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 
@@ -17,7 +18,6 @@ class ReleaseValidationError(RuntimeError):
 
 def validate_dataset_repo(folder: Path) -> dict[str, int]:
     """Rows per config and split (every config in ``data/`` must load and be non-empty)."""
-    from datasets import load_dataset
     from huggingface_hub import DatasetCard
 
     folder = Path(folder)
@@ -28,15 +28,26 @@ def validate_dataset_repo(folder: Path) -> dict[str, int]:
     if not configs:
         raise ReleaseValidationError(f"dataset repo {folder}: no data/<config>/ folders")
     counts = {}
-    for config in configs:
-        try:
-            splits = load_dataset(str(folder), config)
-        except Exception as err:  # any loader failure is a release blocker; report it with the config name
-            raise ReleaseValidationError(f"dataset repo {folder}: config {config} does not load: {err}") from err
-        for split, rows in splits.items():
-            if len(rows) == 0:
-                raise ReleaseValidationError(f"dataset repo {folder}: {config}/{split} is empty")
-            counts[f"{config}/{split}"] = len(rows)
+    # A fresh cache, as a new user has: datasets 5.2 keys a local folder's cache by folder name + config, so a
+    # reused cache could validate an older build's rows.
+    with tempfile.TemporaryDirectory() as cache:
+        for config in configs:
+            counts.update(_load_config(folder, config, cache))
+    return counts
+
+
+def _load_config(folder: Path, config: str, cache: str) -> dict[str, int]:
+    from datasets import load_dataset
+
+    try:
+        splits = load_dataset(str(folder), config, cache_dir=cache)
+    except Exception as err:  # any loader failure is a release blocker; report it with the config name
+        raise ReleaseValidationError(f"dataset repo {folder}: config {config} does not load: {err}") from err
+    counts = {}
+    for split, rows in splits.items():
+        if len(rows) == 0:
+            raise ReleaseValidationError(f"dataset repo {folder}: {config}/{split} is empty")
+        counts[f"{config}/{split}"] = len(rows)
     return counts
 
 

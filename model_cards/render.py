@@ -76,15 +76,17 @@ def results_table(inputs: CardInputs) -> str:
         base, ft = inputs.base_results.get(task), inputs.finetuned_results.get(task)
         ref = ft or base
         metric = ref["primary_metric"]
-        groups = [("overall", "overall")] + [
-            (p, p) for p in sorted(ref["by_position"], key=position_sort_key) if len(ref["by_position"]) > 1
-        ]
-        for label, key in groups:
-            b = _entry(base, key, metric)
-            f = _entry(ft, key, metric)
+        # overall: every metric (synthetic KV: both, value, dictionary); per position: the primary metric
+        metrics = [metric] + [m for m in ref["overall"] if m != metric]
+        groups = [("overall", m) for m in metrics]
+        if len(ref["by_position"]) > 1:
+            groups += [(p, metric) for p in sorted(ref["by_position"], key=position_sort_key)]
+        for key, name in groups:
+            b = _entry(base, key, name)
+            f = _entry(ft, key, name)
             delta = f"{100 * (f['score'] - b['score']):+.1f}" if b and f else "–"
             n = f"{b['n'] if b else '–'} / {f['n'] if f else '–'}"
-            rows.append(f"| {task} | {label} | {metric} | {metric_cell(b)} | {metric_cell(f)} | {delta} | {n} |")
+            rows.append(f"| {task} | {key} | {name} | {metric_cell(b)} | {metric_cell(f)} | {delta} | {n} |")
     return "\n".join(rows)
 
 
@@ -100,23 +102,24 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
     out = []
     for task, res in sorted(inputs.finetuned_results.items()):
         name, task_type = SUITE_INFO.get(res["suite"], (res["suite"], "text-generation"))
-        metric = res["primary_metric"]
-        groups = {"overall": res["overall"], **res["by_position"]}
-        for group, block in sorted(groups.items(), key=lambda kv: (kv[0] != "overall", position_sort_key(kv[0]))):
-            if metric not in block:
-                continue
-            source = DATA_SOURCE.get(res["suite"]) or (inputs.datasets[0] if inputs.datasets else "synthetic-kv")
+        primary = res["primary_metric"]
+        entries = [("overall", m, res["overall"][m]) for m in [primary] + [m for m in res["overall"] if m != primary]]
+        if len(res["by_position"]) > 1:  # a single group (closed-book) would repeat "overall"
+            ordered = sorted(res["by_position"], key=position_sort_key)
+            entries += [(p, primary, res["by_position"][p][primary]) for p in ordered]
+        source = DATA_SOURCE.get(res["suite"]) or (inputs.datasets[0] if inputs.datasets else "synthetic-kv")
+        for group, metric, entry in entries:
             out.append(
                 EvalResult(
                     task_type=task_type,
                     task_name=name,
                     dataset_type=source,
                     dataset_name=f"{task} ({group})",
-                    dataset_config=f"{task}/{group}",
+                    dataset_config=f"{task}/{group}" + ("" if metric == primary else f"/{metric}"),
                     dataset_split="test",
                     metric_type=metric,
                     metric_name=metric,
-                    metric_value=round(block[metric]["score"], 4),
+                    metric_value=round(entry["score"], 4),
                 )
             )
     return out

@@ -189,7 +189,8 @@ def write_synthetic_dataset(root, configs=("smollm2_kv_600", "smollm2_kv_600_swe
     for config in configs:
         rows = []
         for i in range(rows_per_config):
-            depth = i / (rows_per_config - 1)
+            # a sweep cycles through fixed depths (as the builder writes it); a test set has random ones
+            depth = [0.0, 0.5, 1.0][i % 3] if config.endswith("_sweep") else i / (rows_per_config - 1)
             prompt = f"Dictionary [{i + 1}] {{11: {100 + i}}}\nReport the value of key 11 and the dictionary it is in."
             answer = f"The value of key 11 is {100 + i} and it is in Dictionary [{i + 1}]."
             rows.append(
@@ -219,16 +220,17 @@ def write_synthetic_dataset(root, configs=("smollm2_kv_600", "smollm2_kv_600_swe
 
 
 def test_synthetic_kv_reads_dataset_folder_and_labels_depths(tmp_path):
-    root = write_synthetic_dataset(tmp_path / "ds")
-    examples = load_synthetic_examples(load_task("synthetic_kv"), str(root), limit=3)
-    assert len(examples) == 6  # limit rows from each of the two configs ("*_sweep" expanded)
+    root = write_synthetic_dataset(tmp_path / "ds", rows_per_config=6)
+    examples = load_synthetic_examples(load_task("synthetic_kv"), str(root), limit=1)
+    # limit = rows per position: 1 row of the random-depth test set, 1 per depth of the 3-depth sweep
+    assert len(examples) == 4
     assert examples[0].gold == {"value": 100, "dict": "1", "task": "simple_kv"}
     assert examples[0].prompt.startswith("Dictionary [1]")
-    assert {e.position for e in examples if "sweep" in e.position} == {
+    assert [e.position for e in examples[1:]] == [
         "smollm2_kv_600_sweep depth 0.00",
-        "smollm2_kv_600_sweep depth 0.33",
-        "smollm2_kv_600_sweep depth 0.67",
-    }
+        "smollm2_kv_600_sweep depth 0.50",
+        "smollm2_kv_600_sweep depth 1.00",
+    ]
 
 
 def test_synthetic_config_selection_and_depth_bins():

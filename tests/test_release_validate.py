@@ -90,3 +90,11 @@ def test_push_without_token_prints_plan_and_never_a_token(staged, tmp_path, monk
     out = capsys.readouterr().out
     assert record["pushed"] is False
     assert "to dataset repo me/d" in out and "to model repo me/m" in out and "README.md" in out
+
+
+def test_dataset_validation_reads_the_files_not_a_stale_cache(tmp_path):
+    # datasets caches a local folder by its name + config; a rebuilt folder of the same name must still be read.
+    first = write_synthetic_dataset(tmp_path / "a" / "dataset", rows_per_config=4)
+    assert validate_dataset_repo(first)["smollm2_kv_600/test"] == 4
+    second = write_synthetic_dataset(tmp_path / "b" / "dataset", rows_per_config=6)
+    assert validate_dataset_repo(second)["smollm2_kv_600/test"] == 6
