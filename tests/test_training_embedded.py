@@ -1,0 +1,32 @@
+"""training/embedded_model.py: the GGUF becomes a plain model folder that reloads with the same greedy output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.slow  # loads and dequantizes the 135M GGUF twice and generates: ~1 min on 2 cores
+def test_conversion_round_trip(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.embedded_model import REQUIRED_FILES, convert, find_gguf, greedy_ids, load_from_gguf
+
+    out = convert(tmp_path / "SmolLM2-135M-Instruct")
+    assert all((out / name).is_file() for name in REQUIRED_FILES)
+    assert not list(tmp_path.glob(".SmolLM2*"))  # the temporary folder was renamed, not left behind
+    config = json.loads((out / "config.json").read_text())
+    assert "quantization_config" not in config and config["model_type"] == "llama"
+
+    model = AutoModelForCausalLM.from_pretrained(out)  # no gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert "<|im_start|>assistant" in tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+    gguf_model, gguf_tokenizer = load_from_gguf(find_gguf())
+    assert greedy_ids(model, tokenizer) == greedy_ids(gguf_model, gguf_tokenizer)
+
+    mtime = (out / "model.safetensors").stat().st_mtime
+    convert(out)  # idempotent: a complete folder is left alone
+    assert (out / "model.safetensors").stat().st_mtime == mtime

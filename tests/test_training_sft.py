@@ -1,0 +1,265 @@
+"""training/sft.py end to end on a tiny random Llama: answer-only masking, the loss goes down, resume, bad input.
+
+Everything is generated in tmp dirs (the tokenizer comes from the embedded SmolLM2 GGUF); nothing reads build/.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from training import sft
+
+CONFIG = "tiny_kv"
+INTRO = "Do a task using the list of dictionaries below."
+QUESTION = "Above is a list of dictionaries such that each key and value is an integer. Report the value of key {} and the dictionary it is in."  # noqa: E501
+ANSWER = "The value of key {} is {} and it is in Dictionary [{}]."
+
+
+def kv_rows(n: int, seed: int) -> list[dict]:
+    """Rows in the dataset builder's schema: 3 dictionaries of 3 pairs, one gold key."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        keys = rng.sample(range(100, 1000), 9)
+        values = rng.sample(range(100, 1000), 9)
+        dicts = [dict(zip(keys[j : j + 3], values[j : j + 3], strict=True)) for j in range(0, 9, 3)]
+        g = rng.randrange(9)
+        gold_key, gold_value, gold_dict = keys[g], values[g], g // 3 + 1
+        lines = [
+            f"Dictionary [{d + 1}] {{{', '.join(f'{k}: {v}' for k, v in dct.items())}}}" for d, dct in enumerate(dicts)
+        ]
+        user = f"{INTRO}\n\n" + "\n".join(lines) + "\n\n" + QUESTION.format(gold_key)
+        answer = ANSWER.format(gold_key, gold_value, gold_dict)
+        rows.append(
+            {
+                "id": f"{CONFIG}-{i}",
+                "task": "simple_kv",
+                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+                "prompt": [{"role": "user", "content": user}],
+                "completion": [{"role": "assistant", "content": answer}],
+                "gold_key": str(gold_key),
+                "gold_value": gold_value,
+                "gold_dict": str(gold_dict),
+                "gold_index": g,
+                "gold_depth": g / 8,
+                "num_dicts": 3,
+                "num_tokens": 0,
+            }
+        )
+    return rows
+
+
+def write_hub_folder(folder: Path, rows_by_split: dict[str, list[dict]]) -> Path:
+    """The dataset builder's layout: README.md with ``configs:`` + data/<config>/<split>-00000-of-00001.parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = folder / "data" / CONFIG
+    data.mkdir(parents=True)
+    for split, rows in rows_by_split.items():
+        pq.write_table(pa.Table.from_pylist(rows), data / f"{split}-00000-of-00001.parquet")
+    files = "".join(f"  - split: {s}\n    path: data/{CONFIG}/{s}-*.parquet\n" for s in rows_by_split)
+    (folder / "README.md").write_text(f"---\nconfigs:\n- config_name: {CONFIG}\n  data_files:\n{files}---\n# tiny\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from training.embedded_model import find_gguf
+
+    gguf = find_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dataset")
+    return write_hub_folder(folder, {"train": kv_rows(16, seed=0), "test": kv_rows(4, seed=1)})
+
+
+def recipe_args(model: Path, dataset: Path, out: Path, **overrides) -> list[str]:
+    """CLI for a tiny CPU run; what a recipe YAML would hold."""
+    args = {
+        "model_name_or_path": str(model),
+        "dataset_name": str(dataset),
+        "dataset_config": CONFIG,
+        "output_dir": str(out),
+        "use_cpu": "true",
+        "bf16": "false",
+        "activation_checkpointing": "false",
+        "per_device_train_batch_size": "4",
+        "learning_rate": "3e-3",
+        "max_steps": "12",
+        "save_steps": "4",
+        "logging_steps": "1",
+        "report_to": "none",
+        "seed": "0",
+        "dataloader_num_workers": "0",
+    }
+    args.update({k: str(v) for k, v in overrides.items()})
+    return [item for k, v in args.items() for item in (f"--{k}", v)]
+
+
+def make_trainer(argv: list[str]):
+    data_args, training_args, model_args = sft.parse_recipe(argv)
+    return sft.build_trainer(data_args, training_args, model_args, sft.load_sft_dataset(data_args))
+
+
+def test_collated_batch_masks_prompt_and_keeps_answer(tiny_model, tiny_dataset, tmp_path):
+    trainer = make_trainer(recipe_args(tiny_model, tiny_dataset, tmp_path / "out"))
+    tokenizer = trainer.processing_class
+    rows = [trainer.train_dataset[i] for i in range(4)]
+    batch = trainer.data_collator(rows)
+    answers = [r["completion"][0]["content"] for r in kv_rows(16, seed=0)[:4]]
+    for input_ids, labels, answer in zip(batch["input_ids"], batch["labels"], answers, strict=True):
+        kept = (labels != -100).nonzero().flatten()
+        # One contiguous span, right after the prompt: the assistant answer, then the end-of-turn token.
+        assert kept.numel() > 0 and torch.equal(kept, torch.arange(kept[0], kept[-1] + 1))
+        assert torch.equal(labels[kept], input_ids[kept])
+        assert tokenizer.decode(input_ids[kept]) == answer + "<|im_end|>\n"
+        prompt = tokenizer.decode(input_ids[: kept[0]])
+        assert prompt.endswith("<|im_start|>assistant\n") and "Report the value of key" in prompt
+        assert (labels[: kept[0]] == -100).all()
+
+
+def test_training_lowers_loss_on_fixed_batch(tiny_model, tiny_dataset, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "out"
+    trainer = make_trainer(recipe_args(tiny_model, tiny_dataset, out))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+    batch = {k: batch[k] for k in ("input_ids", "attention_mask", "labels")}
+
+    def answer_loss(folder: Path) -> float:
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        with torch.no_grad():
+            return model(**batch).loss.item()
+
+    before = answer_loss(tiny_model)
+    assert sft.main(recipe_args(tiny_model, tiny_dataset, out)) == 0
+    after = answer_loss(out)
+    assert after < before - 1.0, f"answer loss {before:.2f} -> {after:.2f}"
+    # The folder is a Hub repo: weights, tokenizer with the chat template, README, loss log; no checkpoints.
+    assert {"model.safetensors", "tokenizer.json", "README.md", "trainer_state.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert (out / "chat_template.jinja").is_file() or "chat_template" in (out / "tokenizer_config.json").read_text()
+    assert not list(out.glob("checkpoint-*"))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch):
+    from transformers import TrainerCallback
+
+    class KillAfterStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 6:  # checkpoint-4 is on disk, step 5-6 are lost, like a kill -9
+                raise Interrupt
+
+    class CountSteps(TrainerCallback):
+        steps = 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            CountSteps.steps += 1
+
+    out = tmp_path / "out"
+    argv = recipe_args(tiny_model, tiny_dataset, out)
+    trainer = make_trainer(argv)
+    trainer.add_callback(KillAfterStep())
+    with pytest.raises(Interrupt):
+        trainer.train()
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
+
+    build_trainer = sft.build_trainer
+
+    def build_counting_trainer(*args):
+        trainer = build_trainer(*args)
+        trainer.add_callback(CountSteps)
+        return trainer
+
+    monkeypatch.setattr(sft, "build_trainer", build_counting_trainer)
+    assert sft.main(argv) == 0
+    assert f"resuming from {out / 'checkpoint-4'}" in capsys.readouterr().out
+    assert CountSteps.steps == 8  # steps 5..12: continued from checkpoint-4, not from 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
+    assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == list(range(1, 13))
+
+
+def test_messages_file_trains_on_last_assistant_turn(tiny_model, tmp_path):
+    rows = kv_rows(4, seed=3)
+    path = tmp_path / "chat.jsonl"
+    path.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in rows))
+    argv = recipe_args(tiny_model, path, tmp_path / "out")
+    argv[argv.index("--dataset_config") : argv.index("--dataset_config") + 2] = []
+    trainer = make_trainer(argv)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    kept = batch["labels"][0] != -100
+    assert (
+        trainer.processing_class.decode(batch["input_ids"][0][kept])
+        == rows[0]["messages"][-1]["content"] + "<|im_end|>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"dataset_name": "build/no-such-dataset"}, "does not exist locally"),
+        ({"dataset_config": "no_such_config"}, "is not in"),
+        ({"dataset_config": None}, f"dataset_config is not set; {{}} holds the configs {CONFIG}"),
+    ],
+)
+def test_bad_data_gives_one_clear_error(tiny_model, tiny_dataset, tmp_path, capsys, override, expected):
+    argv = recipe_args(tiny_model, tiny_dataset, tmp_path / "out")
+    for key, value in override.items():
+        i = argv.index(f"--{key}")
+        argv[i : i + 2] = [] if value is None else [f"--{key}", value]
+    assert sft.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert expected.format(tiny_dataset) in err
+
+
+def test_unknown_recipe_key_fails_with_nonzero_exit(tiny_model, tiny_dataset, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"model_name_or_path: {tiny_model}\ndataset_name: {tiny_dataset}\nmax_seq_length: 512\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "training.sft", "--config", str(recipe), "--output_dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 2
+    assert "error: " in result.stderr and "max_seq_length" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,80 @@
+"""What makes SFT fast on a CPU: bf16 autocast where the CPU has bf16 instructions, and an LM head that scores only
+the positions that carry loss.
+
+Measured by ``python -m training.bench`` (``make bench-train``); used by ``training/sft.py`` for every recipe.
+
+1. bf16 autocast. ``SFTConfig(bf16=True, use_cpu=True)`` makes accelerate run the forward under
+   ``torch.autocast("cpu", dtype=torch.bfloat16)``; the weights and the optimizer stay fp32. oneDNN runs bf16 matmuls
+   natively only with AVX512-BF16 or AMX; elsewhere bf16 is emulated and slower than fp32, so we fall back to fp32
+   with a printed notice instead of silently running slower.
+2. Compact LM head. TRL's SFTTrainer computes the loss through a fused, chunked LM head that never materialises the
+   ``(batch, seq, 49,152)`` logits. On CUDA it projects only the positions whose label is not -100; elsewhere it
+   projects every position (a fixed shape avoids recompiles on XLA/Neuron). A KV-retrieval answer is ~20 of ~600
+   tokens, so on CPU that is ~30x more LM-head work than needed: 600 x 576 x 49,152 x 2 = 34 GFLOP forward (x3 with
+   backward) plus fp32 softmax passes over 29M logits per sequence, ~15-20% of a step. Eager CPU code does not
+   recompile, so the compact path is safe there; we enable it by widening TRL's device test to include "cpu".
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import torch
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name, printed next to every timing (throughput means nothing without it)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        match = re.search(r"^Model name:\s*(.+)$", out, re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_supports_bf16() -> bool:
+    """True when oneDNN has native bf16 kernels here (AVX512-BF16 or AMX), i.e. bf16 autocast is a speed-up."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def settle_cpu_precision(args) -> None:
+    """Turn a recipe's ``bf16: true`` off, with a notice, when training on a CPU without native bf16."""
+    on_cpu = args.use_cpu or not torch.cuda.is_available()
+    if args.bf16 and on_cpu and not cpu_supports_bf16():
+        print(f"notice: {cpu_model_name()} has no native bf16 (AVX512-BF16/AMX); training in fp32 instead of bf16")
+        args.bf16 = False
+        args.mixed_precision = "no"  # TrainingArguments copied bf16 into this in __post_init__
+
+
+def score_only_labelled_positions(enabled: bool = True) -> None:
+    """Make TRL's fused LM head project only labelled positions on CPU too (see the module docstring, point 2).
+
+    TRL decides "compact or every position" with ``trl.trainer.utils._use_triton(device)`` (CUDA/XPU with Triton).
+    The chunked log-prob kernel keeps its own reference to that function, so it still uses its torch fallback on
+    CPU; only the choice of rows changes. ``enabled=False`` restores TRL's behaviour (the benchmark compares both).
+    """
+    import trl.trainer.utils as trl_utils
+
+    trl_original = getattr(trl_utils._use_triton, "trl_original", trl_utils._use_triton)
+    if not enabled:
+        trl_utils._use_triton = trl_original
+        return
+
+    def use_compact_rows(device: torch.device) -> bool:
+        return device.type == "cpu" or trl_original(device)
+
+    use_compact_rows.trl_original = trl_original
+    trl_utils._use_triton = use_compact_rows

