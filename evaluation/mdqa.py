@@ -32,6 +32,12 @@ from evaluation.metrics import normalize_answer
 from evaluation.tasks import TaskConfig
 
 ORIGINAL_FILE = "nq-open-{num_docs}_total_documents_gold_at_{index}.jsonl.gz"
+# Dropped from the BM25 *query* only: NQ questions are "who got / when did / what is ..." and without this list
+# a rare-ish question verb ("got") outranks the topic words, pulling in song titles instead of on-topic passages.
+QUERY_STOPWORDS = frozenset(
+    "a an and are as at be by did do does for from get gets got has have how in is it its of on or that the to "
+    "was were what when where which who whom whose why will with".split()
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def choose_distractors(questions: list[NQQuestion], index: BM25Okapi, qi: int, k
     (several questions can share one) are skipped.
     """
     q = questions[qi]
-    scores = index.get_scores(_bm25_tokens(q.question))
+    scores = index.get_scores([t for t in _bm25_tokens(q.question) if t not in QUERY_STOPWORDS])
     ranked = sorted(range(len(questions)), key=lambda j: (-scores[j], j))
     chosen: list[Passage] = []
     seen = {(q.gold.title, q.gold.text)}
