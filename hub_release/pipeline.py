@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 # task:limit — limit is questions (or rows) per gold position; examples = limit × positions.
-# Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8 (see the note in the report):
-# the plan below is ~5 min per model. Raise the limits on a bigger machine; the card shows n and intervals.
-EVAL_PLAN = ["synthetic_kv:8", "mdqa_10docs:20", "liu_kv_10keys:20", "nq_closed:60"]
+# Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8: synthetic_kv ~1.2 ex/s, mdqa_10docs ~0.37 ex/s,
+# liu_kv_10keys ~0.4 ex/s, nq_closed ~1.5 ex/s. Examples: 6 + 6×5 sweep depths = 36; 15×3 = 45; 10×3 = 30; 40
+# → ~30 + 120 + 75 + 27 s ≈ 4.5 min per model, ~9–10 min for base + finetuned. The card shows n and intervals.
+EVAL_PLAN = ["synthetic_kv:6", "mdqa_10docs:15", "liu_kv_10keys:10", "nq_closed:40"]
 
 
 @dataclass
