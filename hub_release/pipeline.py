@@ -130,8 +130,12 @@ def stage_eval_finetuned(cfg: ReleaseConfig) -> dict:
 
 
 def stage_cards(cfg: ReleaseConfig) -> dict:
+    from evaluation.results import load_results
     from model_cards.render import inputs_from_folders, write_card
 
+    for which in ("base", "finetuned"):  # a release card compares the two; one side missing is an error here
+        if not load_results(Path(cfg.results_dir) / which):
+            raise FileNotFoundError(f"no results in {Path(cfg.results_dir) / which}; run the eval_{which} stage")
     inputs = inputs_from_folders(
         Path(cfg.results_dir) / "base",
         Path(cfg.results_dir) / "finetuned",
@@ -221,7 +225,7 @@ def marker(cfg: ReleaseConfig, stage: str) -> Path:
 
 def run_release(cfg: ReleaseConfig, force: list[str] = (), only: list[str] | None = None) -> list[str]:
     """Run every unfinished stage (or just ``only``); returns the stages that ran."""
-    unknown = sorted(set(force) | set(only or [])) and sorted((set(force) | set(only or [])) - set(STAGE_NAMES))
+    unknown = sorted((set(force) | set(only or [])) - set(STAGE_NAMES))
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGE_NAMES)}")
     ran = []

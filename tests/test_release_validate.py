@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+from huggingface_hub import ModelCard
 from test_card_render import write_fixture_results
 from test_eval_builders import write_synthetic_dataset
 
@@ -98,3 +99,49 @@ def test_dataset_validation_reads_the_files_not_a_stale_cache(tmp_path):
     assert validate_dataset_repo(first)["smollm2_kv_600/test"] == 4
     second = write_synthetic_dataset(tmp_path / "b" / "dataset", rows_per_config=6)
     assert validate_dataset_repo(second)["smollm2_kv_600/test"] == 6
+
+
+def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys):
+    """eval both models → card + plot → stage → validate → dry-run push, with the real stage functions."""
+    import gzip
+
+    from test_eval_builders import kv_rows, write_oracle
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    write_oracle(data / "nq-open-oracle-dev.jsonl.gz")
+    with gzip.open(data / "kv-retrieval-75_keys.jsonl.gz", "wt") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in kv_rows(1))
+    dataset = write_synthetic_dataset(tmp_path / "build" / "dataset")
+    base = save_tiny_model(tmp_path / "build" / "base", seed=0)
+    finetuned = save_tiny_model(tmp_path / "build" / "ft", seed=1)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"output_dir: {finetuned}\n")
+    cfg = ReleaseConfig(
+        dataset_dir=str(dataset),
+        base_model_dir=str(base),
+        recipe=str(recipe),
+        data_dir=str(data),
+        results_dir=str(tmp_path / "results"),
+        cards_dir=str(tmp_path / "cards"),
+        release_dir=str(tmp_path / "release"),
+        state_dir=str(tmp_path / "state"),
+        eval_plan=["synthetic_kv:1", "mdqa_10docs:1", "nq_closed:2"],
+        model_repo="me/tiny-kv",
+        dataset_repo="me/tiny-kv-data",
+    )
+    stages = ["eval_base", "eval_finetuned", "cards", "stage", "validate", "push"]
+    assert run_release(cfg, only=stages) == stages
+
+    model_repo = tmp_path / "release" / "model"
+    card = ModelCard.load(model_repo / "README.md")
+    ft = json.loads((model_repo / "eval_results" / "finetuned" / "mdqa_10docs.json").read_text())
+    got = {r.dataset_config: r.metric_value for r in card.data.eval_results}
+    assert got["mdqa_10docs/overall"] == round(ft["overall"]["best_subspan_em"]["score"], 4)
+    assert (model_repo / "position_accuracy.png").is_file() and (model_repo / "model.safetensors").is_file()
+    assert (tmp_path / "release" / "dataset" / "data" / "smollm2_kv_600").is_dir()
+    out = capsys.readouterr().out
+    assert "would upload" in out and "model repo me/tiny-kv" in out
+    # resumable: a second run only repeats the dry-run push
+    assert run_release(cfg, only=stages) == ["push"]
