@@ -18,6 +18,7 @@ def test_conversion_round_trip(tmp_path):
     assert not list(tmp_path.glob(".SmolLM2*"))  # the temporary folder was renamed, not left behind
     config = json.loads((out / "config.json").read_text())
     assert "quantization_config" not in config and config["model_type"] == "llama"
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
 
     model = AutoModelForCausalLM.from_pretrained(out)  # no gguf_file
     tokenizer = AutoTokenizer.from_pretrained(out)

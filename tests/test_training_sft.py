@@ -263,3 +263,18 @@ def test_unknown_recipe_key_fails_with_nonzero_exit(tiny_model, tiny_dataset, tm
     assert result.returncode == 2
     assert "error: " in result.stderr and "max_seq_length" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bench_prints_both_rates_the_ratio_and_the_cpu(tiny_model, tiny_dataset, tmp_path, capsys):
+    from training import bench
+    from training.cpu_speed import cpu_model_name
+
+    recipe = tmp_path / "recipe.yaml"
+    args = recipe_args(tiny_model, tiny_dataset, tmp_path / "unused")
+    recipe.write_text("".join(f"{k[2:]}: {v}\n" for k, v in zip(args[::2], args[1::2], strict=True)))
+    bench.main(["--config", str(recipe), "--steps", "2", "--warmup", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    timings = [line for line in lines if "tokens/s" in line]
+    assert [t.split("  ")[0].strip() for t in timings] == ["plain fp32 loop", "recipe, all positions", "recipe"]
+    assert all(f"[{cpu_model_name()}]" in t for t in timings)
+    assert any(line.startswith("ratio recipe / plain fp32: ") for line in lines)

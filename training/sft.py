@@ -196,17 +196,30 @@ def default_hub_model_id(data_args: DataArguments, model_args: ModelConfig) -> s
     return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]', '-', data)}-sft-{'lora' if model_args.use_peft else 'full'}"
 
 
+def hub_base_model(name_or_path: str) -> str:
+    """The Hub id to name as ``base_model``: a local folder's own card may say where it came from."""
+    readme = Path(name_or_path) / "README.md"
+    if readme.is_file() and readme.read_text().startswith("---"):
+        import yaml
+
+        header = yaml.safe_load(readme.read_text().split("---", 2)[1]) or {}
+        if isinstance(header.get("base_model"), str):
+            return header["base_model"]
+    return name_or_path
+
+
 def write_readme(folder: Path, repo_id: str, data_args: DataArguments, model_args: ModelConfig, argv: list[str]):
     """A stub model card; ``model_cards/`` renders the real one from recorded evaluation results."""
+    base = hub_base_model(model_args.model_name_or_path)
     command = " ".join(["python -m training.sft", *argv])
     tags = ["trl", "sft", "long-context", "key-value-retrieval"] + (["peft", "lora"] if model_args.use_peft else [])
     (folder / "README.md").write_text(
         "---\n"
-        f"base_model: {model_args.model_name_or_path}\n"
+        f"base_model: {base}\n"
         "library_name: " + ("peft" if model_args.use_peft else "transformers") + "\n"
         "tags:\n" + "".join(f"- {t}\n" for t in tags) + "---\n\n"
         f"# {repo_id.split('/')[-1]}\n\n"
-        f"{model_args.model_name_or_path} finetuned on synthetic key-value retrieval prompts "
+        f"{base} finetuned on synthetic key-value retrieval prompts "
         f"({data_args.dataset_name}, config {data_args.dataset_config}), following Xiong et al. 2024, "
         '"From Artificial Needles to Real Haystacks". Loss on the assistant answer only.\n\n'
         f"Trained with:\n\n```bash\n{command}\n```\n\n"
