@@ -29,9 +29,9 @@ from tqdm import tqdm
 
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 # task:limit — limit is questions (or rows) per gold position; examples = limit × positions.
-# Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8: synthetic_kv ~1.2 ex/s, mdqa_10docs ~0.37 ex/s,
-# liu_kv_10keys ~0.4 ex/s, nq_closed ~1.5 ex/s. Examples: 6 + 6×5 sweep depths = 36; 15×3 = 45; 10×3 = 30; 40
-# → ~30 + 120 + 75 + 27 s ≈ 4.5 min per model, ~9–10 min for base + finetuned. The card shows n and intervals.
+# Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8: synthetic_kv ~1.0 ex/s, mdqa_10docs ~0.39 ex/s,
+# liu_kv_10keys ~0.31 ex/s, nq_closed ~1.7 ex/s. Examples: 6 + 6×5 sweep depths = 36; 15×3 = 45; 10×3 = 30; 40
+# → ~36 + 116 + 97 + 24 s + load ≈ 4.7 min per model, ~9.5 min for base + finetuned. The card shows n and intervals.
 EVAL_PLAN = ["synthetic_kv:6", "mdqa_10docs:15", "liu_kv_10keys:10", "nq_closed:40"]
 
 

@@ -183,6 +183,10 @@ def plot_positions(inputs: CardInputs, path: Path) -> Path | None:
         ref = inputs.finetuned_results.get(task) or inputs.base_results[task]
         metric = ref["primary_metric"]
         labels = sorted(ref["by_position"], key=position_sort_key)
+        # synthetic KV: plot the sweep (gold at fixed depths, equal n); random-depth test bins stay in the table
+        sweep = [p for p in labels if "_sweep depth " in p]
+        if sweep:
+            labels = sweep
         for name, results, style in (
             ("base", inputs.base_results, "o--"),
             ("finetuned", inputs.finetuned_results, "s-"),
@@ -200,7 +204,7 @@ def plot_positions(inputs: CardInputs, path: Path) -> Path | None:
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([p.split(" depth ")[-1] for p in labels], rotation=45 if len(labels) > 6 else 0)
         ax.set_ylim(-2, 102)
-        ax.set_title(task, fontsize=10)
+        ax.set_title(task if not sweep else f"{task} ({sweep[0].split(' depth ')[0]})", fontsize=10)
         ax.set_xlabel("gold position" if ref["suite"] != "synthetic_kv" else "gold depth")
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
