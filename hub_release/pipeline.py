@@ -96,7 +96,20 @@ def stage_base_model(cfg: ReleaseConfig) -> dict:
     return {"model_dir": cfg.base_model_dir}
 
 
+def finished_model(folder: Path) -> bool:
+    """Weights and config saved and no checkpoint left behind (the trainer removes them once it has finished)."""
+    return (
+        (folder / "config.json").is_file()
+        and any(folder.glob("*.safetensors"))
+        and not any(folder.glob("checkpoint-*"))
+    )
+
+
 def stage_train(cfg: ReleaseConfig) -> dict:
+    # `make train` may already have produced this recipe's model; ~20 CPU minutes are not spent twice.
+    if finished_model(Path(cfg.finetuned_dir)):
+        print(f"reusing the finished model in {cfg.finetuned_dir} (e.g. from `make train`); delete it to retrain")
+        return {"model_dir": cfg.finetuned_dir, "recipe": cfg.recipe, "reused": True}
     run_command([sys.executable, "-m", "training.sft", "--config", cfg.recipe])
     return {"model_dir": cfg.finetuned_dir, "recipe": cfg.recipe}
 

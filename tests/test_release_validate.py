@@ -145,3 +145,16 @@ def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys
     assert "would upload" in out and "model repo me/tiny-kv" in out
     # resumable: a second run only repeats the dry-run push
     assert run_release(cfg, only=stages) == ["push"]
+
+
+def test_train_stage_reuses_a_finished_model(tmp_path, monkeypatch):
+    finetuned = save_tiny_model(tmp_path / "ft")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"output_dir: {finetuned}\n")
+    monkeypatch.setattr(pipeline, "run_command", lambda cmd: pytest.fail(f"retrained: {cmd}"))
+    assert pipeline.stage_train(ReleaseConfig(recipe=str(recipe)))["reused"] is True
+    (finetuned / "checkpoint-10").mkdir()  # an interrupted run is resumed, not reused
+    calls = []
+    monkeypatch.setattr(pipeline, "run_command", calls.append)
+    pipeline.stage_train(ReleaseConfig(recipe=str(recipe)))
+    assert calls and calls[0][-2:] == ["--config", str(recipe)]
