@@ -98,6 +98,7 @@ def build_results(
     limit: int | None,
     generation: dict,
     seconds: float,
+    commit: str | None = None,
 ) -> tuple[dict, list[dict[str, float]]]:
     """The results record and the per-example scores behind it."""
     from evaluation import __version__
@@ -114,7 +115,7 @@ def build_results(
         **aggregate(examples, scores),
         "model": model,
         "data_files": describe_files(data_files),
-        "harness": {"name": "evaluation", "version": __version__, "git_commit": git_commit()},
+        "harness": {"name": "evaluation", "version": __version__, "git_commit": commit or git_commit()},
         "limit": limit,
         "generation": generation,
         "timing": {

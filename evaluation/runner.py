@@ -13,7 +13,7 @@ from evaluation.generation import PRECISIONS, GenerationSettings, generate_answe
 from evaluation.liu_kv import build_liu_kv_examples
 from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
-from evaluation.results import build_results, write_results
+from evaluation.results import build_results, git_commit, write_results
 from evaluation.synthetic_kv import load_synthetic_examples
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
 
@@ -63,7 +63,9 @@ def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample],
     if task.suite == "synthetic_kv":
         examples = load_synthetic_examples(task, cfg.dataset, cfg.limit)
         root = Path(cfg.dataset)
-        files = sorted((root / "data").rglob("*.parquet")) if root.is_dir() else []
+        configs = {e.position.split(" depth ")[0] for e in examples}
+        # only the files scored: the selected configs' test split (a Hub id is pinned by its revision instead)
+        files = sorted(p for c in configs for p in (root / "data" / c).glob("test-*.parquet")) if root.is_dir() else []
         return examples, files, f"{task.variant} [{cfg.dataset}]"
     if task.suite == "mdqa" and cfg.mdqa_original:
         examples, files = load_original_mdqa(task, cfg.mdqa_original, cfg.limit)
@@ -90,6 +92,7 @@ def model_record(model: str) -> dict:
 def run_eval(cfg: RunConfig, loaded=None) -> list[Path]:
     """Evaluate ``cfg.model`` on every task; returns the results files written."""
     examples_by_task = [(task, *build_examples(task, cfg)) for task in cfg.task_configs]  # data errors before load
+    commit = git_commit()  # the code that produces the numbers: read before generating, not after
     model, tokenizer = loaded or load_model(cfg.model)
     out_dir, written = Path(cfg.out), []
     for task, examples, files, variant in examples_by_task:
@@ -110,6 +113,7 @@ def run_eval(cfg: RunConfig, loaded=None) -> list[Path]:
             limit=cfg.limit,
             generation=generation,
             seconds=seconds,
+            commit=commit,
         )
         written.append(write_results(out_dir, results, examples, predictions, scores))
         primary = results["primary_metric"]

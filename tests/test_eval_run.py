@@ -77,6 +77,11 @@ def test_run_writes_results_with_provenance(tiny, data_dir, tmp_path):
     assert mdqa["variant"].startswith("offline") and mdqa["harness"]["version"]
     synth = json.loads((out / "synthetic_kv.json").read_text())
     assert set(synth["overall"]) == {"value", "dictionary", "both"} and synth["primary_metric"] == "both"
+    # provenance lists exactly the files scored: each selected config's test parquet
+    assert sorted(f["path"].split("/data/")[1] for f in synth["data_files"]) == [
+        "smollm2_kv_600/test-00000-of-00001.parquet",
+        "smollm2_kv_600_sweep/test-00000-of-00001.parquet",
+    ]
     assert json.loads((out / "liu_kv_10keys.json").read_text())["overall"]["substring_match"]["n"] == 6
     assert len((out / "nq_closed.samples.jsonl").read_text().splitlines()) == 2
 
