@@ -38,6 +38,7 @@ class RunConfig:
     batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
     precision: str = field(default="auto", metadata={"help": f"One of {', '.join(PRECISIONS)}."})
     seed: int = field(default=0, metadata={"help": "Seed of the Liu KV pair subsampling."})
+    task_configs: list[TaskConfig] = field(init=False, repr=False, default_factory=list)  # parsed from `tasks`
 
     def __post_init__(self) -> None:
         if not self.tasks:
