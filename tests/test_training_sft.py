@@ -173,6 +173,10 @@ def test_training_lowers_loss_on_fixed_batch(tiny_model, tiny_dataset, tmp_path)
     }
     assert (out / "chat_template.jinja").is_file() or "chat_template" in (out / "tokenizer_config.json").read_text()
     assert not list(out.glob("checkpoint-*"))
+    # Running the same command again does not silently retrain over the finished model.
+    weights = (out / "model.safetensors").stat().st_mtime
+    assert sft.main(recipe_args(tiny_model, tiny_dataset, out)) == 0
+    assert (out / "model.safetensors").stat().st_mtime == weights
 
 
 class Interrupt(Exception):

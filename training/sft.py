@@ -281,6 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
+    output_dir = Path(training_args.output_dir)
+    if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
+        # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not silently redo it.
+        from dataset_builder.hub import push_folder
+
+        print(f"{output_dir} already holds a finished run; delete it to train again")
+        hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
+        print(push_folder(output_dir, hub_model_id, "model"))
+        return 0
+
     trainer = build_trainer(data_args, training_args, model_args, dataset)
     print_ = trainer.accelerator.print
 
@@ -292,7 +302,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataset_builder.hub import push_folder
 
-    output_dir = Path(training_args.output_dir)
     trainer.save_model(str(output_dir))
     if trainer.accelerator.is_main_process:
         trainer.save_state()  # trainer_state.json: final global step and the loss log, kept in the Hub repo
