@@ -282,3 +282,14 @@ def test_bench_prints_both_rates_the_ratio_and_the_cpu(tiny_model, tiny_dataset,
     assert [t.split("  ")[0].strip() for t in timings] == ["plain fp32 loop", "recipe, all positions", "recipe"]
     assert all(f"[{cpu_model_name()}]" in t for t in timings)
     assert any(line.startswith("ratio recipe / plain fp32: ") for line in lines)
+
+
+def test_lora_run_saves_an_adapter_repo(tiny_model, tiny_dataset, tmp_path):
+    out = tmp_path / "out"
+    argv = recipe_args(tiny_model, tiny_dataset, out, max_steps=2, save_steps=2)
+    argv += ["--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "all-linear"]
+    assert sft.main(argv) == 0
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+    assert "library_name: peft" in (out / "README.md").read_text()
+    data_args, _, model_args = sft.parse_recipe(argv)
+    assert sft.default_hub_model_id(data_args, model_args) == f"{tiny_model.name}-{CONFIG}-sft-lora"
