@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
-
-@pytest.mark.slow  # loads and dequantizes the 135M GGUF twice and generates: ~1 min on 2 cores
+# Loads and dequantizes the 135M GGUF twice and generates: 36 s on 2 AMD EPYC cores, inside the default run's budget.
 def test_conversion_round_trip(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
