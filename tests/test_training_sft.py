@@ -239,7 +239,7 @@ def test_messages_file_trains_on_last_assistant_turn(tiny_model, tmp_path):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"dataset_name": "build/no-such-dataset"}, "does not exist locally"),
+        ({"dataset_name": "build/no-such-dataset"}, "dataset_name build/no-such-dataset does not exist locally"),
         ({"dataset_config": "no_such_config"}, "is not in"),
         ({"dataset_config": None}, f"dataset_config is not set; {{}} holds the configs {CONFIG}"),
     ],

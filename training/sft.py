@@ -100,12 +100,14 @@ def dataset_configs(folder: Path) -> list[str]:
 
 
 def looks_local(name: str) -> bool:
-    """A path a user meant as local: starts like a path, has a data-file suffix, or its first component exists."""
+    """A path a user meant as local: starts like a path, has a data-file suffix, is under build/ (where the Makefile
+    writes data and models; ``build/dataset`` is shaped like a Hub id), or its first component exists."""
     path = Path(name)
     return (
         name.startswith((".", "/", "~"))
         or path.suffix in DATA_FILE_SUFFIXES
         or name.count("/") != 1
+        or path.parts[0] == "build"
         or Path(path.parts[0]).is_dir()
     )
 
