@@ -11,6 +11,7 @@ drift from the evaluation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,19 +126,32 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
     return out
 
 
+def two_proportion_p(k1: float, n1: int, k2: float, n2: int) -> float:
+    """Two-sided p-value of the pooled two-proportion z-test (normal approximation)."""
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    z = abs(k1 / n1 - k2 / n2) / se
+    return math.erfc(z / math.sqrt(2))
+
+
 def findings(inputs: CardInputs) -> list[str]:
-    """Plain statements of base vs finetuned per task overall, judged only by 95% interval overlap."""
+    """Plain statements of base vs finetuned per task overall: a two-proportion z-test at 5%.
+
+    Overlapping 95% intervals are not a test (two intervals can overlap while the difference is significant),
+    so the verdict comes from the test and the intervals stay in the table.
+    """
     lines = []
     for task in sorted(set(inputs.base_results) & set(inputs.finetuned_results)):
         base, ft = inputs.base_results[task], inputs.finetuned_results[task]
         metric = ft["primary_metric"]
         b, f = base["overall"][metric], ft["overall"][metric]
-        if f["ci95"][0] > b["ci95"][1]:
-            verdict = "higher than base (95% intervals do not overlap)"
-        elif f["ci95"][1] < b["ci95"][0]:
-            verdict = "lower than base (95% intervals do not overlap)"
+        p = two_proportion_p(f["score"] * f["n"], f["n"], b["score"] * b["n"], b["n"])
+        if p >= 0.05:
+            verdict = f"not distinguishable from base at this sample size (two-proportion z-test p={p:.2f})"
         else:
-            verdict = "not distinguishable from base at this sample size (95% intervals overlap)"
+            verdict = f"{'higher' if f['score'] > b['score'] else 'lower'} than base (two-proportion z-test p={p:.3f})"
         lines.append(
             f"- **{task}**: finetuned {100 * f['score']:.1f} vs base {100 * b['score']:.1f} "
             f"({100 * (f['score'] - b['score']):+.1f} points, n={f['n']}): {verdict}."

@@ -67,6 +67,7 @@ def test_card_round_trip_has_the_results_numbers(result_folders, tmp_path):
     assert f"]({PLOT_NAME})" in card.text
     assert "offline: gold + 9 BM25-closest" in card.text  # the variant behind each number
     assert "python -m training.sft --config" in card.text
+    assert "**mdqa_10docs**: finetuned 56.7 vs base 40.0 (+16.7 points, n=30): not distinguishable" in card.text
 
 
 def test_card_cli_fails_clearly_without_results(tmp_path, capsys):
@@ -92,3 +93,11 @@ def test_results_file_records_provenance(result_folders):
     entry = data["by_position"]["1"]["best_subspan_em"]
     assert entry["score"] == 0.6 and entry["n"] == 10 and entry["ci95"][0] < 0.6 < entry["ci95"][1]
     assert len((base / "mdqa_10docs.samples.jsonl").read_text().splitlines()) == 30
+
+
+def test_findings_use_a_two_proportion_test():
+    from model_cards.render import two_proportion_p
+
+    assert two_proportion_p(29, 90, 15, 90) == pytest.approx(0.0152, abs=5e-4)  # 32% vs 17%: significant
+    assert two_proportion_p(5, 10, 5, 10) == 1.0
+    assert two_proportion_p(0, 10, 0, 10) == 1.0  # no variance: no evidence either way
