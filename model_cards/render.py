@@ -151,7 +151,8 @@ def findings(inputs: CardInputs) -> list[str]:
         if p >= 0.05:
             verdict = f"not distinguishable from base at this sample size (two-proportion z-test p={p:.2f})"
         else:
-            verdict = f"{'higher' if f['score'] > b['score'] else 'lower'} than base (two-proportion z-test p={p:.3f})"
+            shown = "p<0.001" if p < 0.001 else f"p={p:.3f}"
+            verdict = f"{'higher' if f['score'] > b['score'] else 'lower'} than base (two-proportion z-test {shown})"
         lines.append(
             f"- **{task}**: finetuned {100 * f['score']:.1f} vs base {100 * b['score']:.1f} "
             f"({100 * (f['score'] - b['score']):+.1f} points, n={f['n']}): {verdict}."
