@@ -279,7 +279,12 @@ def test_bench_prints_both_rates_the_ratio_and_the_cpu(tiny_model, tiny_dataset,
     bench.main(["--config", str(recipe), "--steps", "2", "--warmup", "1"])
     lines = capsys.readouterr().out.splitlines()
     timings = [line for line in lines if "tokens/s" in line]
-    assert [t.split("  ")[0].strip() for t in timings] == ["plain fp32 loop", "recipe, all positions", "recipe"]
+    assert [t.split("  ")[0].strip() for t in timings] == [
+        "plain fp32 loop",
+        "recipe, all positions",
+        "recipe in fp32",
+        "recipe",
+    ]
     assert all(f"[{cpu_model_name()}]" in t for t in timings)
     assert any(line.startswith("ratio recipe / plain fp32: ") for line in lines)
 

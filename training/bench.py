@@ -9,6 +9,7 @@ Three setups train the same model on the same batches (the recipe's batch size, 
   ``backward``, ``AdamW.step`` — what a first training script looks like;
 - ``recipe, all positions``: the recipe's SFTTrainer (bf16 autocast where supported) with TRL's CPU default of
   scoring every position in the LM head;
+- ``recipe in fp32``: the recipe's trainer scoring only the answer, without bf16 (what CPUs without native bf16 get);
 - ``recipe``: the same, scoring only the labelled answer positions (``training/cpu_speed.py``), as ``make train`` runs.
 
 Tokens/s counts every non-padding token in the batch (prompt + answer), i.e. the tokens the forward and backward
@@ -112,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
             model_args.model_name_or_path, batches, training_args.learning_rate, args.warmup
         )
         results["plain fp32 loop"] = (tokens, seconds, "fp32")
-        for name, compact in (("recipe, all positions", False), ("recipe", True)):
-            results[name] = recipe_run(recipe_argv, args.steps, args.warmup, compact)
+        setups = [("recipe, all positions", [], False), ("recipe in fp32", ["--bf16", "false"], True)]
+        for name, extra, compact in [*setups, ("recipe", [], True)]:
+            results[name] = recipe_run(recipe_argv + extra, args.steps, args.warmup, compact)
 
     base = results["plain fp32 loop"][0] / results["plain fp32 loop"][1]
     for name, (tokens, seconds, precision) in results.items():
