@@ -82,7 +82,8 @@ def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple
         score_only_labelled_positions(True)
     assert len(step_ends) == warmup + steps, f"expected {warmup + steps} steps, timed {len(step_ends)}"
     tokens = sum(batch_tokens[warmup : warmup + steps])
-    return tokens, step_ends[-1] - step_ends[warmup - 1], training_args.mixed_precision
+    precision = "fp32" if training_args.mixed_precision == "no" else training_args.mixed_precision
+    return tokens, step_ends[-1] - step_ends[warmup - 1], precision
 
 
 def main(argv: list[str] | None = None) -> None:
