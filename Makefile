@@ -71,3 +71,28 @@ cards: $(STAMP)
 ## Dataset → base model → finetune → evaluate both → cards → stage release/ → validate → push (HF_TOKEN) or print plan.
 release: $(STAMP)
 	$(PY) -m hub_release --dataset-dir $(DATASET_DIR) --base-model-dir $(MODEL_DIR) --results-dir $(RESULTS_DIR) --model-repo $(MODEL_REPO) --dataset-repo $(DATASET_REPO)
+
+# --- training targets ---
+# Owned by training/ (see training/recipes/*/README.md). Heavy targets print the CPU model next to their timings.
+TRAIN_RECIPE ?= training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml
+OPENAI_CONFIG ?= simple_kv
+
+## Convert the embedded SmolLM2-135M-Instruct GGUF into a safetensors model folder (skipped when complete).
+model: $(STAMP)
+	$(PY) -m training.embedded_model --out $(MODEL_DIR)
+
+$(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parquet: | $(STAMP)
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs smollm2_kv_600
+
+## Finetune the embedded model on CPU (<= 20 min on 2 cores); rerun after an interruption to resume.
+train: model $(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parquet
+	$(PY) -m training.sft --config $(TRAIN_RECIPE)
+
+## Training tokens/s: plain fp32 loop vs the recipe's setup (bf16 autocast + answer-only LM head), and the ratio.
+bench-train: model $(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parquet
+	$(PY) -m training.bench --config $(TRAIN_RECIPE)
+
+## The paper's GPT-3.5 path: submit build/dataset/openai/$(OPENAI_CONFIG)/train.jsonl (OPENAI_API_KEY) or print it.
+openai-finetune: $(STAMP)
+	$(PY) -m training.openai_finetune --train $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl --suffix $(subst _,-,$(OPENAI_CONFIG))
+# --- end training targets ---
