@@ -31,6 +31,9 @@ dataset: $(STAMP)
 bench-dataset: $(STAMP)
 	$(PY) -m dataset_builder.bench
 
+## Every benchmark: dataset generation, CPU training speed-ups, batched evaluation (each prints the CPU model).
+bench: bench-dataset bench-train bench-eval
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -50,8 +53,9 @@ FT_MODEL_DIR := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
 RESULTS_DIR := $(BUILD)/results
 EVAL_SUITES ?= synthetic_kv,mdqa_10docs,liu_kv_10keys,nq_closed
 EVAL_LIMIT ?= 20
-MODEL_REPO ?= SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
-DATASET_REPO ?= artificial-needles-kv
+# Hub repos the release pushes to (with HF_TOKEN); the dataset id matches the one its card documents.
+MODEL_REPO ?= artificial-needles/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
+DATASET_REPO ?= artificial-needles/synthetic-kv-retrieval
 .PHONY: cards
 
 ## Evaluate the base model, and the finetuned one when it exists; one results JSON per suite under build/results/.
