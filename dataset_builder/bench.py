@@ -13,7 +13,7 @@ import time
 
 from dataset_builder.config import load_config
 from dataset_builder.generate import iter_split
-from dataset_builder.machine import cpu_model
+from dataset_builder.machine import cpu_model_name, usable_cores
 from dataset_builder.tokens import load_counter
 
 # (config, samples): ~1 s of work each, enough to average out timer noise.
@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the sample counts (0.1: a smoke run)")
     args = parser.parse_args()
-    print(f"CPU: {cpu_model()} (generation is single-threaded)")
+    print(f"CPU: {cpu_model_name()}, {usable_cores()} cores (generation is single-threaded)")
     for name, samples in CASES:
         r = bench_config(name, max(1, int(samples * args.scale)))
         print(

@@ -14,8 +14,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from dataset_builder.machine import cpu_model_name
 from evaluation.generation import GenerationSettings, generate_answers, load_model, resolve_precision
-from evaluation.results import cpu_name
 from evaluation.runner import RunConfig, build_examples
 
 
@@ -34,7 +34,7 @@ def run_bench(model_path: str, task: str, n: int, batch_size: int, precision: st
     batched = GenerationSettings(task_cfg.max_new_tokens, task_cfg.stop, batch_size, precision)
     single = replace(batched, batch_size=1)
     time_generation(model, tokenizer, prompts[:2], batched)  # warm-up: first-call allocations and kernel selection
-    cpu = cpu_name()
+    cpu = cpu_model_name()
     t_loop, loop_answers = time_generation(model, tokenizer, prompts, single)
     rate = len(prompts) / t_loop
     print(f"one-at-a-time loop: {rate:.2f} samples/s ({t_loop:.1f} s, {len(prompts)} prompts) [CPU: {cpu}]")

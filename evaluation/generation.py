@@ -15,22 +15,16 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
+from dataset_builder.machine import cpu_supports_bf16
+
 PRECISIONS = ("auto", "bf16", "fp32")
-
-
-def cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bf16" if torch.cuda.is_available() or cpu_has_native_bf16() else "fp32"
+        return "bf16" if torch.cuda.is_available() or cpu_supports_bf16() else "fp32"
     return precision
 
 

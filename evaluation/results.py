@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import platform
 import subprocess
 from pathlib import Path
 
 from dataset_builder.hub import sha256_file
+from dataset_builder.machine import cpu_model_name
 from evaluation.data import EvalExample
 from evaluation.metrics import best_subspan_em, substring_match, synthetic_kv_match, wilson_interval
 from evaluation.tasks import TaskConfig
@@ -72,17 +72,6 @@ def git_commit(repo: Path = REPO_ROOT) -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
 def describe_files(paths: list[Path]) -> list[dict]:
     return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in paths]
 
@@ -121,7 +110,7 @@ def build_results(
         "timing": {
             "seconds": round(seconds, 2),
             "samples_per_s": round(len(examples) / seconds, 3) if seconds else None,
-            "cpu": cpu_name(),
+            "cpu": cpu_model_name(),
         },
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }, scores

@@ -18,37 +18,9 @@ Measured by ``python -m training.bench`` (``make bench-train``); used by ``train
 
 from __future__ import annotations
 
-import platform
-import re
-import subprocess
-from pathlib import Path
-
 import torch
 
-
-def cpu_model_name() -> str:
-    """The CPU's marketing name, printed next to every timing (throughput means nothing without it)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        match = re.search(r"^Model name:\s*(.+)$", out, re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_supports_bf16() -> bool:
-    """True when oneDNN has native bf16 kernels here (AVX512-BF16 or AMX), i.e. bf16 autocast is a speed-up."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+from dataset_builder.machine import cpu_model_name, cpu_supports_bf16  # noqa: F401  (re-exported for callers)
 
 
 def settle_cpu_precision(args) -> None:
