@@ -50,11 +50,12 @@ class ReleaseConfig:
     eval_plan: list[str] = field(default_factory=lambda: list(EVAL_PLAN), metadata={"help": "task:limit entries."})
     batch_size: int = field(default=8, metadata={"help": "Evaluation prompts per generate call."})
     model_repo: str = field(
-        default="SmolLM2-135M-Instruct-smollm2_kv_600-sft-full",
+        default="artificial-needles/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full",
         metadata={"help": "Hub model repo (namespace optional)."},
     )
     dataset_repo: str = field(
-        default="artificial-needles-kv", metadata={"help": "Hub dataset repo (namespace optional)."}
+        default="artificial-needles/synthetic-kv-retrieval",
+        metadata={"help": "Hub dataset repo (namespace optional)."},
     )
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@ r"""Render the model card and position plot from two results folders.
 
     .venv/bin/python -m model_cards --base-results build/results/base --finetuned-results build/results/finetuned \
         --out build/cards --model-id your-name/SmolLM2-135M-Instruct-kv-needles \
-        --dataset your-name/artificial-needles-kv
+        --dataset artificial-needles/synthetic-kv-retrieval
 """
 
 from __future__ import annotations
