@@ -37,19 +37,24 @@ def build_tiny_tokenizer():
     return tokenizer
 
 
+def tiny_llama_config(vocab_size: int, **overrides):
+    """The 2-layer, 32-wide Llama every test and smoke run uses: trains and generates in milliseconds on a CPU."""
+    from transformers import LlamaConfig
+
+    shape = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    )
+    return LlamaConfig(vocab_size=vocab_size, **{**shape, **overrides})
+
+
 def save_tiny_model(out: str | Path, seed: int = 0) -> Path:
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers import GenerationConfig, LlamaForCausalLM
 
     out = Path(out)
     tokenizer = build_tiny_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    config = tiny_llama_config(
+        len(tokenizer),
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
