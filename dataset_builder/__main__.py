@@ -8,52 +8,75 @@ python -m dataset_builder list
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.config import ConfigError, load_config, named_configs
+from infra.cli import USER_ERRORS, fail, parse_config
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dataset_builder", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="generate configs into a Hub-layout folder")
-    build.add_argument("--out", type=Path, required=True, help="the dataset folder (created or updated)")
-    build.add_argument("--configs", nargs="+", default=None, help="named configs or YAML paths (default: all named)")
-    build.add_argument("--force", action="store_true", help="regenerate configs even when up to date")
-    push = commands.add_parser("push", help="upload the folder to the Hub (HF_TOKEN set) or print the plan")
-    push.add_argument("--folder", type=Path, required=True)
-    push.add_argument("--repo-id", default=DEFAULT_REPO_ID)
-    commands.add_parser("list", help="list named configs")
-    return parser.parse_args(argv)
+@dataclass
+class BuildConfig:
+    """``build``: generate configs into a Hub-layout folder."""
+
+    out: Path = field(metadata={"help": "The dataset folder: new, empty, or written by an earlier build."})
+    configs: list[str] | None = field(
+        default=None, metadata={"help": "Named configs or YAML paths (default: every named config)."}
+    )
+    force: bool = field(
+        default=False,
+        metadata={"help": "Regenerate even up-to-date configs; allows replacing a folder this command did not write."},
+    )
+
+
+@dataclass
+class PushConfig:
+    """``push``: upload the folder to the Hub (HF_TOKEN set) or print the upload plan."""
+
+    folder: Path = field(metadata={"help": "A folder written by `build`."})
+    repo_id: str = field(default=DEFAULT_REPO_ID, metadata={"help": "Hub dataset repo, <org>/<name>."})
+
+
+@dataclass
+class ListConfig:
+    """``list``: the named configs."""
+
+
+COMMANDS = {"build": BuildConfig, "push": PushConfig, "list": ListConfig}
+
+
+def run(command: str, cfg) -> None:
+    if command == "list":
+        for name in named_configs():
+            print(f"{name:28s} {load_config(name).description}")
+    elif command == "build":
+        from dataset_builder.publish import build_folder
+
+        start = time.perf_counter()
+        out = build_folder(cfg.out, cfg.configs or named_configs(), force=cfg.force)
+        print(f"built {out} in {time.perf_counter() - start:.1f}s; load it with load_dataset({str(out)!r}, <config>)")
+    else:
+        from infra.hub import push_folder
+
+        if not (cfg.folder / "README.md").is_file():
+            raise ConfigError(f"{cfg.folder} has no README.md dataset card; run `make dataset` first")
+        print(push_folder(cfg.folder, cfg.repo_id, "dataset"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr if argv[:1] not in (["-h"], ["--help"]) else sys.stdout)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    command = argv[0]
     try:
-        if args.command == "list":
-            for name in named_configs():
-                print(f"{name:28s} {load_config(name).description}")
-        elif args.command == "build":
-            from dataset_builder.publish import build_folder
-
-            start = time.perf_counter()
-            out = build_folder(args.out, args.configs or named_configs(), force=args.force)
-            print(
-                f"built {out} in {time.perf_counter() - start:.1f}s; load it with load_dataset({str(out)!r}, <config>)"
-            )
-        else:
-            from dataset_builder.hub import push_folder
-
-            if not (args.folder / "README.md").is_file():
-                raise ConfigError(f"{args.folder} has no README.md dataset card; run `make dataset` first")
-            print(push_folder(args.folder, args.repo_id, "dataset"))
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        cfg = parse_config(COMMANDS[command], argv[1:], f"python -m dataset_builder {command}", __doc__.split("\n")[0])
+        run(command, cfg)
+    except USER_ERRORS as err:
+        return fail(err)
     return 0
 
 

@@ -13,8 +13,8 @@ import time
 
 from dataset_builder.config import load_config
 from dataset_builder.generate import iter_split
-from dataset_builder.machine import cpu_model_name, usable_cores
 from dataset_builder.tokens import load_counter
+from infra.machine import cpu_model_name, usable_cores
 
 # (config, samples): ~1 s of work each, enough to average out timer noise.
 CASES = (("simple_kv", 1000), ("simple_kv_24k", 200))

@@ -21,7 +21,7 @@ from typing import Any
 
 import datasets
 
-from dataset_builder.config import KVConfig, load_config, named_configs
+from dataset_builder.config import DEFAULT_CONFIG, KVConfig, load_config, named_configs
 from dataset_builder.generate import build_splits
 from dataset_builder.schema import FEATURES
 from dataset_builder.tokens import load_counter
@@ -41,7 +41,7 @@ class KVBuilderConfig(datasets.BuilderConfig):
     """A ``BuilderConfig`` carrying one :class:`KVConfig`."""
 
     def __init__(self, kv: KVConfig | None = None, **kwargs: Any):
-        kv = kv or load_config("simple_kv")
+        kv = kv or load_config(DEFAULT_CONFIG)
         kwargs.setdefault("name", kv.name)
         kwargs.setdefault("description", kv.description)
         super().__init__(version=VERSION, **kwargs)
@@ -51,7 +51,7 @@ class KVBuilderConfig(datasets.BuilderConfig):
 class SyntheticKV(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = KVBuilderConfig
     BUILDER_CONFIGS = [KVBuilderConfig(kv=load_config(name)) for name in named_configs()]
-    DEFAULT_CONFIG_NAME = "simple_kv"
+    DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(description=self.config.description, features=FEATURES, citation=CITATION)

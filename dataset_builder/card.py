@@ -15,9 +15,9 @@ from datasets import DatasetInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builder.builder import CITATION
-from dataset_builder.config import KVConfig, config_from_dict
-from dataset_builder.hub import sha256_file
+from dataset_builder.config import DEFAULT_CONFIG, KVConfig, config_from_dict
 from dataset_builder.schema import FEATURES, FIELD_DOCS, OPENAI_SYSTEM
+from infra.outputs import sha256_file
 
 DEFAULT_REPO_ID = "artificial-needles/synthetic-kv-retrieval"
 PROMPT_PREVIEW_LINES = 3  # dictionary lines shown at each end of an example prompt
@@ -43,12 +43,13 @@ def card_data(folder: Path, configs: list[KVConfig]) -> DatasetCardData:
         files = split_files(folder, cfg.name)
         tables = {split: pq.read_table(path) for split, path in files.items()}
         total += sum(t.num_rows for t in tables.values())
-        config_entries.append(
-            {
-                "config_name": cfg.name,
-                "data_files": [{"split": s, "path": f"data/{cfg.name}/{s}-*.parquet"} for s in files],
-            }
-        )
+        entry = {
+            "config_name": cfg.name,
+            "data_files": [{"split": s, "path": f"data/{cfg.name}/{s}-*.parquet"} for s in files],
+        }
+        if cfg.name == DEFAULT_CONFIG:  # see DEFAULT_CONFIG for why the paper's config
+            entry["default"] = True
+        config_entries.append(entry)
         info_entries.append(
             {
                 "config_name": cfg.name,
@@ -164,7 +165,7 @@ are below and in `configs/`).
 
 ```python
 from datasets import load_dataset
-ds = load_dataset("{repo_id}", "simple_kv")   # DatasetDict: train / test
+ds = load_dataset("{repo_id}", "simple_kv")   # DatasetDict: train / test; simple_kv is the default config
 ```
 
 Rows are in TRL's conversational formats: `messages` for language modeling, `prompt` + `completion`

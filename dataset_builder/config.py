@@ -15,15 +15,21 @@ from typing import Any
 
 import yaml
 
+from infra.cli import UserError
+
 NAMED_CONFIG_DIR = Path(__file__).parent / "configs"
 TASKS = ("simple_kv", "multi_subkey_kv")
 POSITION_POLICIES = ("uniform", "grid")
 # Built-in tokenizer names; anything else must be a local Hugging Face tokenizer folder.
 BUILTIN_TOKENIZERS = ("mistral-v1", "smollm2")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+# The config the dataset card marks `default: true` (what `load_dataset(repo)` loads without a config name): the
+# paper's own Mistral-7B training set, which is what a reader of the card comes for; smollm2_kv_600 is only this
+# project's CPU-sized variant of it.
+DEFAULT_CONFIG = "simple_kv"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A dataset config that cannot be built; the message names the field and the fix."""
 
 
@@ -201,9 +207,14 @@ def load_config(name_or_path: str, overrides: dict[str, Any] | None = None) -> K
     elif not path.is_file():
         raise ConfigError(f"config file {name_or_path} does not exist; give a YAML path or a named config")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err}); fix the file") from err
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per "
+            "KVConfig field"
+        )
     values = {**values, **(overrides or {})}
     return config_from_dict(values, source=str(path))
 

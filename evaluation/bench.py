@@ -14,9 +14,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dataset_builder.machine import cpu_model_name
 from evaluation.generation import GenerationSettings, generate_answers, load_model, resolve_precision
 from evaluation.runner import RunConfig, build_examples
+from infra.machine import cpu_model_name
 
 
 def time_generation(model, tokenizer, prompts: list[str], settings: GenerationSettings) -> tuple[float, list[str]]:

@@ -18,11 +18,11 @@ import json
 import subprocess
 from pathlib import Path
 
-from dataset_builder.hub import sha256_file
-from dataset_builder.machine import cpu_model_name
 from evaluation.data import EvalExample
 from evaluation.metrics import best_subspan_em, substring_match, synthetic_kv_match, wilson_interval
 from evaluation.tasks import TaskConfig
+from infra.machine import cpu_model_name
+from infra.outputs import sha256_file
 
 RESULTS_SCHEMA = 1
 PRIMARY_METRIC = {

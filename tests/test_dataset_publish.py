@@ -14,9 +14,10 @@ from huggingface_hub import DatasetCard
 
 from dataset_builder.builder import load_variant
 from dataset_builder.config import ConfigError, load_config
-from dataset_builder.hub import plan_upload, push_folder, sha256_file
-from dataset_builder.publish import build_folder
+from dataset_builder.publish import COMMAND, build_folder
 from dataset_builder.schema import OPENAI_SYSTEM
+from infra.hub import plan_upload, push_folder
+from infra.outputs import MARKER, OutputError, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +126,8 @@ def test_push_without_token_prints_the_plan(folder, monkeypatch, capsys):
     summary = push_folder(folder, "org/kv", "dataset")
     out = capsys.readouterr().out
     assert summary.startswith("dry run:") and "would upload" in out and "README.md" in out
-    assert len(plan_upload(folder)) == len([p for p in folder.rglob("*") if p.is_file()])
+    visible = [p for p in folder.rglob("*") if p.is_file() and p.name != MARKER]
+    assert len(plan_upload(folder)) == len(visible) and MARKER not in out  # the marker stays local
 
 
 def test_datasets_builder_makes_a_custom_variant(tmp_path):
@@ -133,3 +135,76 @@ def test_datasets_builder_makes_a_custom_variant(tmp_path):
     assert {k: v.num_rows for k, v in ds.items()} == {"train": 8, "test": 4}
     assert set(ds["train"]["num_dicts"]) == {6}
     assert load_config("smollm2_kv_600").num_dicts == 10
+
+
+def test_build_refuses_a_folder_it_did_not_write_unless_forced(tmp_path):
+    mine = tmp_path / "results"
+    mine.mkdir()
+    (mine / "model.safetensors").write_text("a user's file")
+    with pytest.raises(OutputError, match="is not empty and `python -m dataset_builder build` did not write it"):
+        build_folder(mine, [small_config(tmp_path, "smollm2_kv_600")])
+    assert [p.name for p in mine.iterdir()] == ["model.safetensors"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".results.")], "nothing was generated"
+    build_folder(mine, [small_config(tmp_path, "smollm2_kv_600")], force=True)  # explicit permission
+    assert not (mine / "model.safetensors").exists() and json.loads((mine / MARKER).read_text())["command"] == COMMAND
+
+
+def test_build_refuses_a_file_as_out_and_leaves_it_alone(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    for out in (target, target / "dataset"):
+        with pytest.raises(OutputError, match="is a file|which is a file"):
+            build_folder(out, [small_config(tmp_path, "smollm2_kv_600")], force=True)
+    assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt",
+        "smollm2_kv_600_small.yaml",
+    ]
+
+
+def test_two_configs_with_one_name_is_an_error(tmp_path):
+    first = small_config(tmp_path, "smollm2_kv_600")
+    second = tmp_path / "other.yaml"
+    second.write_text(Path(first).read_text().replace("seed: 0", "seed: 1"))
+    with pytest.raises(ConfigError, match="two configs are named 'smollm2_kv_600_small'"):
+        build_folder(tmp_path / "out", [first, str(second)])
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_parquet_is_regenerated_not_reused(folder, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    parquet = copy / "data" / "multi_subkey_kv_small" / "train-00000-of-00001.parquet"
+    good = sha256_file(parquet)
+    parquet.write_bytes(b"not parquet")
+    build_folder(copy, [str(folder / "configs" / "multi_subkey_kv_small.yaml")])
+    assert "changed since written; regenerating" in capsys.readouterr().out
+    assert sha256_file(parquet) == good  # the same config and seed give the same bytes
+    # a damaged config that was not asked for is an error naming the command that regenerates it
+    (copy / "data" / "smollm2_kv_600_small" / "test-00000-of-00001.parquet").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match=r"changed since they were written .* --configs .*smollm2_kv_600_small.yaml"):
+        build_folder(copy, [str(folder / "configs" / "multi_subkey_kv_small.yaml")])
+
+
+def test_stale_temp_folder_of_a_killed_build_is_removed(tmp_path):
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".out.tmp-{socket.gethostname()}-{dead.stdout.strip()}"
+    (stale / "data").mkdir(parents=True)
+    build_folder(tmp_path / "out", [small_config(tmp_path, "smollm2_kv_600")])
+    assert not stale.exists() and (tmp_path / "out" / "README.md").is_file()
+
+
+def test_card_marks_the_papers_config_as_default(tmp_path):
+    from datasets import get_dataset_config_names, load_dataset_builder
+
+    paper = tmp_path / "simple_kv.yaml"
+    paper.write_text(Path(small_config(tmp_path, "simple_kv", train_size=2, test_size=1)).read_text())
+    paper.write_text(paper.read_text().replace("name: simple_kv_small", "name: simple_kv"))
+    out = build_folder(tmp_path / "ds", [str(paper), small_config(tmp_path, "smollm2_kv_600")])
+    configs = DatasetCard.load(out / "README.md").data.to_dict()["configs"]
+    assert [c.get("default", False) for c in configs] == [c["config_name"] == "simple_kv" for c in configs]
+    assert set(get_dataset_config_names(str(out))) == {"simple_kv", "smollm2_kv_600_small"}
+    assert load_dataset_builder(str(out)).config.name == "simple_kv"  # load_dataset(repo) without a config name

@@ -1,0 +1,49 @@
+"""One command-line style for every entry point: transformers' ``HfArgumentParser`` over the command's config
+dataclass (each field's ``help`` metadata is its ``--help`` text), and one line ``error: <problem>; <fix>`` with exit
+code 2 for anything the user has to fix, never a traceback.
+
+Config dataclasses validate in ``__post_init__`` and raise a :class:`UserError` naming the field and the fix, so a bad
+value is reported by the same line as a bad file. Every error class of this project that a user fixes derives from
+:class:`UserError` (a ``ValueError``); an ``OSError`` (missing file, full disk, refused connection) is reported the
+same way. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(ValueError):
+    """A problem the user fixes (a bad input, path or setting); the message names it and the fix."""
+
+
+# What a command's main() turns into one line; everything else is a bug and keeps its traceback.
+USER_ERRORS = (UserError, OSError)
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (library messages often span several)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def fail(err: BaseException) -> int:
+    """Print ``error: <message>`` to stderr and return the exit code for user errors."""
+    print(f"error: {one_line(err)}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def parse_config(config_type: type, argv: Sequence[str] | None, prog: str, description: str) -> Any:
+    """``--field value`` flags (underscores or dashes) into one ``config_type`` instance, built with its validation.
+
+    Unknown flags are argparse's usual usage error (exit 2); a value ``__post_init__`` rejects raises its UserError,
+    which the caller's main() prints as one line.
+    """
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(config_type, prog=prog, description=description)
+    namespace = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return config_type(**vars(namespace))

@@ -1,0 +1,125 @@
+"""Push a staged Hub-layout folder, or say exactly what would be pushed.
+
+Shared by the dataset, the trained models and the release: one place decides how a folder reaches the Hub. Pushing
+happens only when a token is set (``HF_TOKEN``); without one we print the upload plan, so an offline run and a dry
+run are the same code path. The token is never printed.
+
+A push mirrors the folder: remote files the folder no longer holds are deleted in the same upload
+(``delete_patterns="*"``; the Hub always keeps ``.gitattributes``), so a dropped config or a renamed weight file
+cannot linger beside the new ones. Hidden files (markers, temporary files) are never uploaded. Multi-GB weights:
+huggingface_hub 2.4 has no separate ``upload_large_folder``; its ``upload_folder`` is the resumable uploader, which
+commits a large folder in several batches and resumes an interrupted upload when rerun, as long as ``hf_xet`` (a
+dependency of huggingface_hub on x86-64 and arm64) is installed. Without it we say so before a single-commit upload.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.cli import UserError
+from infra.outputs import sha256_file
+
+TOKEN_ENV = "HF_TOKEN"
+OFFLINE_ENV = "HF_HUB_OFFLINE"
+HIDDEN_PATTERNS = [".*", "*/.*"]  # huggingface_hub's "*" crosses "/": these are hidden files at any depth
+MIRROR = "*"  # every remote file not in the folder is deleted by the upload
+
+
+class HubError(UserError):
+    """The folder cannot be pushed (offline, bad repo id, Hub refused); the message names the fix."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str  # path inside the repo, "/"-separated
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Pushed:
+    summary: str  # one line for the log
+    revision: str | None  # the Hub commit the push created; None for a dry run
+
+
+def plan_upload(folder: Path) -> list[PlannedFile]:
+    """Every file under ``folder`` (sorted, hidden files skipped) as it would land in the repo."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"nothing to upload: {folder} is not a folder; build or stage it first")
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(folder).parts)
+    )
+    return [PlannedFile(p.relative_to(folder).as_posix(), p.stat().st_size, sha256_file(p)) for p in files]
+
+
+def format_plan(plan: list[PlannedFile], repo_id: str, repo_type: str) -> str:
+    total = sum(f.size for f in plan)
+    lines = [f"would upload {len(plan)} files ({total / 1e6:.1f} MB) to {repo_type} repo {repo_id}:"]
+    lines += [f"  {f.path}  {f.size:>12,d} B  sha256:{f.sha256[:16]}" for f in plan]
+    lines.append(f"remote files not listed are deleted (the repo mirrors the folder); set {TOKEN_ENV} to push")
+    return "\n".join(lines)
+
+
+def check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise HubError(f"repo id {repo_id!r} is not a valid Hub id ({err}); use <org or user>/<name>") from err
+
+
+def hub_api(token: str):
+    """The client; a function so tests can replace it (nothing here can reach the Hub offline)."""
+    from huggingface_hub import HfApi
+
+    return HfApi(token=token)
+
+
+def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False) -> Pushed:
+    """Mirror ``folder`` to ``repo_id`` if ``HF_TOKEN`` is set; otherwise print the plan."""
+    if repo_type not in ("dataset", "model"):
+        raise ValueError(f"repo_type must be 'dataset' or 'model', got {repo_type!r}")
+    check_repo_id(repo_id)
+    plan = plan_upload(folder)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(format_plan(plan, repo_id, repo_type))
+        return Pushed(f"dry run: {len(plan)} files for {repo_type} repo {repo_id}", None)
+    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        raise HubError(
+            f"cannot push {folder} to {repo_type} repo {repo_id}: {OFFLINE_ENV} is set; "
+            f"unset {OFFLINE_ENV} to push, or unset {TOKEN_ENV} for a dry run"
+        )
+
+    import importlib.util
+
+    import httpx2
+
+    if importlib.util.find_spec("hf_xet") is None:  # what upload_folder checks to pick its resumable pipeline
+        print("notice: hf_xet is not installed, so this upload is one commit and restarts from zero if interrupted")
+    api = hub_api(token)
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type=repo_type,
+            ignore_patterns=HIDDEN_PATTERNS,
+            delete_patterns=MIRROR,
+            commit_message=f"Upload {Path(folder).name} ({len(plan)} files)",
+        )
+    except (OSError, httpx2.HTTPError) as err:  # HfHubHTTPError is both; a refused connection is either
+        raise HubError(
+            f"pushing {folder} to {repo_type} repo {repo_id} failed ({err}); check the network and that {TOKEN_ENV} "
+            "may write to that repo, then rerun (a rerun resumes)"
+        ) from err
+    return Pushed(f"pushed {len(plan)} files to {repo_type} repo {repo_id}: {commit.commit_url}", commit.oid)
+
+
+def push_folder(folder: Path, repo_id: str, repo_type: str, private: bool = False) -> str:
+    """:func:`upload`, returning only its summary line."""
+    return upload(folder, repo_id, repo_type, private).summary
