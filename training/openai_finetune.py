@@ -16,7 +16,6 @@ Each JSONL line is one chat, as the dataset builder writes it::
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,7 +23,10 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
 
 API = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -32,25 +34,46 @@ KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_MODEL = "gpt-3.5-turbo-1106"
 
 
-class JobError(ValueError):
-    pass
+ROLES = ("system", "user", "assistant")
+
+
+class JobError(UserError):
+    """A training file or request OpenAI would reject; the message names the line and the fix."""
+
+
+def chat_problem(row: object) -> str | None:
+    """Why ``row`` is not an OpenAI chat (``{"messages": [{"role": ..., "content": str}, ...]}``), or None."""
+    if not isinstance(row, dict) or not isinstance(row.get("messages"), list) or not row["messages"]:
+        return "not a {'messages': [...]} chat"
+    if not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in row["messages"]):
+        return "every message must be an object with a string 'content'"
+    roles = [m.get("role") for m in row["messages"]]
+    if roles[-1] != "assistant" or not set(roles) <= set(ROLES):
+        return f"roles {roles}; OpenAI needs system/user/assistant ending in assistant"
+    return None
 
 
 def check_jsonl(path: Path) -> int:
-    """Number of chats in ``path``; each must be ``{"messages": [...]}`` ending with an assistant turn."""
+    """Number of chats in ``path``; each line must be a chat ending with an assistant turn, the file UTF-8."""
     if not path.is_file():
         raise JobError(f"{path} does not exist; `make dataset` writes build/dataset/openai/<config>/train.jsonl")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise JobError(f"{path}:{line}: not UTF-8 ({err.reason}); OpenAI reads UTF-8 JSONL, re-export it") from err
     count = 0
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            messages = json.loads(line)["messages"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise JobError(f"{path}:{number}: not a {{'messages': [...]}} chat ({err})") from err
-        roles = [m.get("role") for m in messages]
-        if not roles or roles[-1] != "assistant" or not set(roles) <= {"system", "user", "assistant"}:
-            raise JobError(f"{path}:{number}: roles {roles}; OpenAI needs system/user/assistant ending in assistant")
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise JobError(f"{path}:{number}: not JSON ({err}); write one chat object per line") from err
+        problem = chat_problem(row)
+        if problem:
+            raise JobError(f"{path}:{number}: {problem}; fix the line (dataset_builder writes valid ones)")
         count += 1
     if count < 10:
         raise JobError(f"{path} has {count} chats; OpenAI fine-tuning requires at least 10")
@@ -90,6 +113,8 @@ def post(url: str, data: bytes, content_type: str, key: str) -> dict:
             return json.loads(response.read())
     except urllib.error.HTTPError as err:
         raise JobError(f"POST {url} failed: HTTP {err.code} {err.read().decode(errors='replace')[:500]}") from err
+    except urllib.error.URLError as err:  # no network, DNS, proxy
+        raise JobError(f"POST {url} failed ({err.reason}); check the network and retry") from err
 
 
 def describe_requests(train: Path, count: int, body: dict) -> str:
@@ -116,32 +141,41 @@ def describe_requests(train: Path, count: int, body: dict) -> str:
     )
 
 
+@dataclass
+class FinetuneJobConfig:
+    train: Path = field(metadata={"help": "OpenAI chat JSONL from the dataset builder (build/dataset/openai/...)."})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "The OpenAI model to fine-tune."})
+    n_epochs: int | None = field(default=None, metadata={"help": "Epochs (default: OpenAI's 'auto')."})
+    suffix: str | None = field(
+        default=None, metadata={"help": "Label added to the fine-tuned model name (at most 64 characters)."}
+    )
+    seed: int = field(default=42, metadata={"help": "OpenAI's training seed."})
+
+    def __post_init__(self) -> None:
+        if self.n_epochs is not None and self.n_epochs < 1:
+            raise JobError(f"n_epochs={self.n_epochs}; give a positive number of epochs, or omit it for 'auto'")
+        if self.suffix is not None and len(self.suffix) > 64:
+            raise JobError(f"suffix is {len(self.suffix)} characters; OpenAI allows at most 64")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True, help="OpenAI chat JSONL from the dataset builder")
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--n-epochs", type=int, default=None, help="default: OpenAI's 'auto'")
-    parser.add_argument("--suffix", default=None, help="label added to the fine-tuned model name, e.g. simple-kv")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
     try:
-        count = check_jsonl(args.train)
+        cfg = parse_config(FinetuneJobConfig, argv, "python -m training.openai_finetune", __doc__.splitlines()[0])
+        count = check_jsonl(cfg.train)
         key = os.environ.get(KEY_ENV, "").strip()
         if not key:
-            body = job_body("<file id from request 1>", args.model, args.n_epochs, args.suffix, args.seed)
-            print(describe_requests(args.train, count, body))
+            body = job_body("<file id from request 1>", cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
+            print(describe_requests(cfg.train, count, body))
             return 0
-        data, content_type = multipart({"purpose": "fine-tune"}, "file", args.train.name, args.train.read_bytes())
+        data, content_type = multipart({"purpose": "fine-tune"}, "file", cfg.train.name, cfg.train.read_bytes())
         uploaded = post(f"{API}/files", data, content_type, key)
-        print(f"uploaded {args.train} ({count} chats) as {uploaded['id']}")
-        body = job_body(uploaded["id"], args.model, args.n_epochs, args.suffix, args.seed)
+        print(f"uploaded {cfg.train} ({count} chats) as {uploaded['id']}")
+        body = job_body(uploaded["id"], cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
         job = post(f"{API}/fine_tuning/jobs", json.dumps(body).encode(), "application/json", key)
-        print(
-            f"created fine-tuning job {job['id']} (status {job.get('status')}); GET {API}/fine_tuning/jobs/{job['id']}"
-        )
-    except JobError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        status = job.get("status")
+        print(f"created fine-tuning job {job['id']} (status {status}); GET {API}/fine_tuning/jobs/{job['id']}")
+    except USER_ERRORS as err:
+        return fail(err)
     return 0
 
 
