@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mdqa-original", default="", help="folder or Hub id with Liu et al.'s original MDQA files")
     run.add_argument("--batch-size", type=int, default=8)
     run.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: the GPUs when torch sees one)")
 
     sub.add_parser("list", help="declared tasks")
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_argument("--include-path", default=None, help="folder of extra task YAMLs (e.g. FLenQA, local data)")
     harness.add_argument("--batch-size", type=int, default=8)
     harness.add_argument("--no-chat-template", action="store_true")
+    harness.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: the GPUs when torch sees one)")
     return parser
 
 
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 mdqa_original=args.mdqa_original,
                 batch_size=args.batch_size,
                 precision=args.precision,
+                device=args.device,
             )
             run_eval(cfg)
         elif args.command == "bench":
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 include_path=args.include_path,
                 batch_size=args.batch_size,
                 chat_template=not args.no_chat_template,
+                device=args.device,
             )
     except (EvalConfigError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

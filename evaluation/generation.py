@@ -2,7 +2,12 @@
 
 Prompts are sorted by length and batched with left padding so each batch pads little; a sequence stops at
 EOS or at the first stop string found after its leading whitespace (a chat model may open with a newline,
-which must not end the answer). bf16 autocast is used on CPUs with native bf16 (avx512_bf16 / AMX).
+which must not end the answer).
+
+Where the model runs (``--device auto|cpu|cuda``, see ``resolve_placement``): on a GPU the weights load in bf16 with
+``device_map="auto"``, which puts a model that fits on one GPU there and spreads a larger one over every visible GPU
+(a 7B model is 14.5 GB in bf16, 29 GB in fp32). On a CPU the weights stay fp32 and the matmuls run under bf16 autocast
+where the CPU has native bf16 (AVX512-BF16 / AMX), else in fp32.
 """
 
 from __future__ import annotations
@@ -15,21 +20,62 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
-from dataset_builder.machine import cpu_supports_bf16
+from infra.machine import cpu_supports_bf16
 
 PRECISIONS = ("auto", "bf16", "fp32")
+DEVICES = ("auto", "cpu", "cuda")
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_device(device: str, cuda_available: bool | None = None) -> str:
+    """``auto`` is the GPU when torch sees one; asking for ``cuda`` without one is an error, not a silent CPU run."""
+    cuda_available = torch.cuda.is_available() if cuda_available is None else cuda_available
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r}; use one of {', '.join(DEVICES)}")
+    if device == "cuda" and not cuda_available:
+        raise ValueError("device=cuda but torch sees no GPU (torch.cuda.is_available() is False); use --device cpu")
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    return device
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """``auto``: bf16 on a GPU and on CPUs with native bf16 kernels, fp32 elsewhere (emulated bf16 is slower)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bf16" if torch.cuda.is_available() or cpu_supports_bf16() else "fp32"
+        return "bf16" if device == "cuda" or cpu_supports_bf16() else "fp32"
     return precision
 
 
-def load_model(model: str):
-    """A model folder / Hub id, or a ``.gguf`` file (dequantised by transformers) for the embedded model."""
+@dataclass(frozen=True)
+class Placement:
+    """How a model is loaded and run: the ``from_pretrained`` dtype and device map, and whether to autocast."""
+
+    device: str  # "cpu" or "cuda": where the inputs go (with a device map, the first layer's GPU)
+    dtype: str  # weights dtype passed to from_pretrained
+    device_map: str | None  # "auto": one GPU if the model fits, else layers spread over every visible GPU
+    autocast_bf16: bool  # CPU only: fp32 weights, bf16 matmuls
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.dtype == "bfloat16" or self.autocast_bf16 else "fp32"
+
+    def load_kwargs(self) -> dict:
+        return {"dtype": self.dtype, **({"device_map": self.device_map} if self.device_map else {})}
+
+
+def resolve_placement(device: str, precision: str, cuda_available: bool | None = None) -> Placement:
+    device = resolve_device(device, cuda_available)
+    precision = resolve_precision(precision, device)
+    if device == "cuda":
+        return Placement("cuda", "bfloat16" if precision == "bf16" else "float32", "auto", autocast_bf16=False)
+    return Placement("cpu", "float32", None, autocast_bf16=precision == "bf16")
+
+
+def load_model(model: str, placement: Placement | None = None):
+    """A model folder / Hub id, a LoRA adapter folder (PEFT loads its base), or a ``.gguf`` file (dequantised by
+    transformers) for the embedded model; placed as ``placement`` says (default: this machine's ``auto``)."""
+    placement = placement or resolve_placement("auto", "auto")
     kwargs = {}
     path = Path(model)
     if path.suffix == ".gguf":
@@ -39,7 +85,7 @@ def load_model(model: str):
     elif not path.exists() and model.count("/") != 1:
         raise FileNotFoundError(f"model {model} is neither a folder nor a Hub id; build it: make model")
     tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
-    lm = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    lm = AutoModelForCausalLM.from_pretrained(model, **kwargs, **placement.load_kwargs())
     lm.eval()
     tokenizer.padding_side = "left"  # decoder-only batching: new tokens must follow the real last token
     if tokenizer.pad_token is None:
@@ -78,11 +124,13 @@ class GenerationSettings:
     stop: list[str]
     batch_size: int = 8
     precision: str = "auto"
+    device: str = "auto"
 
 
-def _autocast(precision: str):
-    if precision == "bf16":
-        return torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16)
+def _autocast(settings: GenerationSettings):
+    """bf16 autocast for fp32 weights on a CPU with native bf16; on a GPU the weights are already in their dtype."""
+    if resolve_placement(settings.device, settings.precision).autocast_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -91,7 +139,7 @@ def generate_batch(model, tokenizer, chats: list[str], settings: GenerationSetti
     """Greedy continuations of already-templated ``chats`` in one padded batch (raw text, special tokens dropped)."""
     enc = tokenizer(chats, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     prompt_len = enc["input_ids"].shape[1]
-    with _autocast(resolve_precision(settings.precision)):
+    with _autocast(settings):
         out = model.generate(
             **enc,
             do_sample=False,

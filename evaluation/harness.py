@@ -14,8 +14,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from evaluation.generation import Placement, resolve_placement
+
 # The paper's general-ability checks, as lm-eval names them.
 GENERAL_TASKS = ("mmlu", "hellaswag", "gsm8k", "triviaqa", "nq_open")
+
+
+def lm_eval_model_args(model: str, placement: Placement, gpu_count: int | None = None) -> dict:
+    """lm-eval HF backend arguments for the same placement as our own suites (``evaluation.generation``).
+
+    On GPUs: bf16 weights; with more than one GPU, ``parallelize=True`` (lm-eval's ``device_map="auto"``) spreads the
+    layers over all of them. On a CPU: fp32 weights (lm-eval has no autocast switch), as before.
+    """
+    import torch
+
+    if placement.device == "cpu":
+        return {"pretrained": model, "dtype": "float32", "device": "cpu"}
+    gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
+    args = {"pretrained": model, "dtype": placement.dtype, "device": "cuda"}
+    return {**args, "parallelize": True} if gpu_count > 1 else args
 
 
 def run_lm_eval(
@@ -27,6 +44,7 @@ def run_lm_eval(
     include_path: str | None = None,
     batch_size: int = 8,
     chat_template: bool = True,
+    device: str = "auto",
 ) -> dict:
     """Run lm-eval's HF backend on ``model`` for ``tasks``; write and return the per-task metrics."""
     import lm_eval
@@ -37,7 +55,7 @@ def run_lm_eval(
     manager = TaskManager(include_path=include_path) if include_path else TaskManager()
     raw = lm_eval.simple_evaluate(
         model="hf",
-        model_args={"pretrained": model, "dtype": "float32", "device": "cpu"},
+        model_args=lm_eval_model_args(model, resolve_placement(device, "auto")),
         tasks=list(tasks),
         task_manager=manager,
         limit=limit,

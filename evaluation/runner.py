@@ -9,7 +9,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from evaluation.data import DEFAULT_DATA_DIR, EvalExample, read_jsonl, resolve_data_file
-from evaluation.generation import PRECISIONS, GenerationSettings, generate_answers, load_model, resolve_precision
+from evaluation.generation import (
+    DEVICES,
+    PRECISIONS,
+    GenerationSettings,
+    Placement,
+    generate_answers,
+    load_model,
+    resolve_placement,
+)
 from evaluation.liu_kv import build_liu_kv_examples
 from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
@@ -37,8 +45,12 @@ class RunConfig:
     )
     batch_size: int = field(default=8, metadata={"help": "Prompts per generate call."})
     precision: str = field(default="auto", metadata={"help": f"One of {', '.join(PRECISIONS)}."})
+    device: str = field(
+        default="auto", metadata={"help": f"One of {', '.join(DEVICES)}; auto = the GPU(s) when torch sees one."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed of the Liu KV pair subsampling."})
     task_configs: list[TaskConfig] = field(init=False, repr=False, default_factory=list)  # parsed from `tasks`
+    placement: Placement = field(init=False, repr=False, default=None)  # resolved from `device` and `precision`
 
     def __post_init__(self) -> None:
         if not self.tasks:
@@ -49,6 +61,10 @@ class RunConfig:
             raise EvalConfigError(f"batch_size={self.batch_size} must be >= 1")
         if self.precision not in PRECISIONS:
             raise EvalConfigError(f"precision={self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        try:
+            self.placement = resolve_placement(self.device, self.precision)
+        except ValueError as err:
+            raise EvalConfigError(str(err)) from err
         self.task_configs = [load_task(t) for t in self.tasks]  # unknown task fails here, before a model loads
         needs_files = any(t.suite in ("mdqa", "liu_kv", "nq_closed") for t in self.task_configs)
         if needs_files and not self.data_repo and not Path(self.data_dir).is_dir():
@@ -84,7 +100,7 @@ def model_record(model: str) -> dict:
     path = Path(model)
     record = {"path_or_id": model}
     if (path / "config.json").is_file():
-        from dataset_builder.hub import sha256_file
+        from infra.hub import sha256_file
 
         record["config_sha256"] = sha256_file(path / "config.json")
     return record
@@ -94,15 +110,16 @@ def run_eval(cfg: RunConfig, loaded=None) -> list[Path]:
     """Evaluate ``cfg.model`` on every task; returns the results files written."""
     examples_by_task = [(task, *build_examples(task, cfg)) for task in cfg.task_configs]  # data errors before load
     commit = git_commit()  # the code that produces the numbers: read before generating, not after
-    model, tokenizer = loaded or load_model(cfg.model)
+    model, tokenizer = loaded or load_model(cfg.model, cfg.placement)
     out_dir, written = Path(cfg.out), []
     for task, examples, files, variant in examples_by_task:
-        settings = GenerationSettings(task.max_new_tokens, task.stop, cfg.batch_size, cfg.precision)
+        settings = GenerationSettings(task.max_new_tokens, task.stop, cfg.batch_size, cfg.precision, cfg.device)
         start = time.perf_counter()
         with tqdm(total=len(examples), desc=f"eval {task.name}", unit="ex") as bar:
             predictions = generate_answers(model, tokenizer, [e.prompt for e in examples], settings, bar.update)
         seconds = time.perf_counter() - start
-        generation = {**asdict(settings), "precision": resolve_precision(cfg.precision), "decoding": "greedy"}
+        generation = {**asdict(settings), **asdict(cfg.placement), "decoding": "greedy"}
+        generation["precision"] = cfg.placement.precision
         generation["chat_template"] = "tokenizer.apply_chat_template(add_generation_prompt=True)"
         results, scores = build_results(
             task,

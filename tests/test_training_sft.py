@@ -217,6 +217,39 @@ def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset
     assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == list(range(1, 13))
 
 
+def test_half_written_checkpoint_is_set_aside_and_the_last_complete_one_resumes(
+    tiny_model, tiny_dataset, tmp_path, capsys
+):
+    import shutil
+
+    from transformers import TrainerCallback
+
+    out = tmp_path / "out"
+    argv = recipe_args(tiny_model, tiny_dataset, out)
+    trainer = make_trainer(argv)
+
+    class KillAfterStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 6:
+                raise Interrupt
+
+    trainer.add_callback(KillAfterStep())
+    with pytest.raises(Interrupt):
+        trainer.train()
+    # A kill while checkpoint-8 was being written: weights on disk, no optimizer or trainer state yet.
+    half = out / "checkpoint-8"
+    half.mkdir()
+    shutil.copy(out / "checkpoint-4" / "model.safetensors", half / "model.safetensors")
+    capsys.readouterr()
+
+    assert sft.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"notice: {half} is incomplete" in printed and "set aside as checkpoint-8.incomplete" in printed
+    assert f"resuming from {out / 'checkpoint-4'}" in printed
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 12
+    assert not list(out.glob("checkpoint-*"))  # the run's own checkpoints, the set-aside one included, are gone
+
+
 def test_messages_file_trains_on_last_assistant_turn(tiny_model, tmp_path):
     rows = kv_rows(4, seed=3)
     path = tmp_path / "chat.jsonl"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from dataset_builder.machine import cpu_model_name, cpu_supports_bf16  # noqa: F401  (re-exported for callers)
+from infra.machine import cpu_model_name, cpu_supports_bf16  # noqa: F401  (re-exported for callers)
 
 
 def settle_cpu_precision(args) -> None:

