@@ -8,12 +8,13 @@ floor to compare with, the rate of a single tokenizer pass over the same finishe
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass, field
 
 from dataset_builder.config import load_config
 from dataset_builder.generate import iter_split
 from dataset_builder.tokens import load_counter
+from infra.cli import parse_config
 from infra.machine import cpu_model_name, usable_cores
 
 # (config, samples): ~1 s of work each, enough to average out timer noise.
@@ -41,10 +42,13 @@ def bench_config(name: str, samples: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sample counts (0.1: a smoke run)")
-    args = parser.parse_args()
+@dataclass
+class BenchConfig:
+    scale: float = field(default=1.0, metadata={"help": "Multiply the sample counts (0.1: a smoke run)."})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_config(BenchConfig, argv, "python -m dataset_builder.bench", __doc__.splitlines()[0])
     print(f"CPU: {cpu_model_name()}, {usable_cores()} cores (generation is single-threaded)")
     for name, samples in CASES:
         r = bench_config(name, max(1, int(samples * args.scale)))

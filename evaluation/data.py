@@ -26,6 +26,7 @@ class EvalExample:
     prompt: str  # the user message (the chat template is applied at generation time)
     answers: list[str] = field(default_factory=list)
     gold: dict = field(default_factory=dict)  # synthetic_kv: {"value": int, "dict": str}
+    config: str = ""  # the Hub dataset config it came from (synthetic_kv); scores are also reported per config
 
 
 def resolve_data_file(name: str, data_dir: str, data_repo: str = "") -> Path:

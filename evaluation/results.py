@@ -20,11 +20,12 @@ from pathlib import Path
 
 from evaluation.data import EvalExample
 from evaluation.metrics import best_subspan_em, substring_match, synthetic_kv_match, wilson_interval
-from evaluation.tasks import TaskConfig
+from evaluation.tasks import EvalConfigError, TaskConfig
 from infra.machine import cpu_model_name
 from infra.outputs import sha256_file
 
-RESULTS_SCHEMA = 1
+# 2: adds "by_config" (scores per Hub dataset config, for the card's model-index). A reader refuses other schemas.
+RESULTS_SCHEMA = 2
 PRIMARY_METRIC = {
     "best_subspan_em": "best_subspan_em",
     "substring_match": "substring_match",
@@ -51,10 +52,17 @@ def summarise(scores: list[dict[str, float]]) -> dict[str, dict]:
 
 
 def aggregate(examples: list[EvalExample], scores: list[dict[str, float]]) -> dict:
-    groups: dict[str, list[dict[str, float]]] = {}
+    positions: dict[str, list[dict[str, float]]] = {}
+    configs: dict[str, list[dict[str, float]]] = {}
     for ex, s in zip(examples, scores, strict=True):
-        groups.setdefault(ex.position, []).append(s)
-    return {"overall": summarise(scores), "by_position": {k: summarise(v) for k, v in groups.items()}}
+        positions.setdefault(ex.position, []).append(s)
+        if ex.config:
+            configs.setdefault(ex.config, []).append(s)
+    return {
+        "overall": summarise(scores),
+        "by_position": {k: summarise(v) for k, v in positions.items()},
+        "by_config": {k: summarise(v) for k, v in configs.items()},  # empty when the data has no Hub configs
+    }
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -128,10 +136,26 @@ def write_results(out_dir: Path, results: dict, examples: list[EvalExample], pre
 
 
 def load_results(folder: Path) -> dict[str, dict]:
-    """Every ``<task>.json`` results file in ``folder``, keyed by task name."""
+    """Every ``<task>.json`` results file in ``folder``, keyed by task name; strict, because a card rendered from a
+    misspelled folder or from files of another schema would show empty columns and still look finished."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvalConfigError(
+            f"results folder {folder} does not exist; check the path (python -m evaluation run --out writes it)"
+        )
     out = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        data = json.loads(path.read_text())
-        if isinstance(data, dict) and data.get("schema") == RESULTS_SCHEMA and "task" in data:
-            out[data["task"]] = data
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            raise EvalConfigError(f"{path} is not a JSON results file ({err}); move it out of {folder}") from err
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema != RESULTS_SCHEMA or "task" not in data:
+            raise EvalConfigError(
+                f"{path} has results schema {schema!r}, this code reads schema {RESULTS_SCHEMA}; re-run "
+                f"python -m evaluation run for that model, or move the file out of {folder}"
+            )
+        out[data["task"]] = data
+    if not out:
+        raise EvalConfigError(f"no results files in {folder}; run python -m evaluation run --out {folder}")
     return out

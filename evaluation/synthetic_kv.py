@@ -9,21 +9,11 @@ the score is value right / dictionary right / both (``metrics.synthetic_kv_match
 from __future__ import annotations
 
 import fnmatch
-import tempfile
 from pathlib import Path
 
 from evaluation.data import EvalExample
 from evaluation.tasks import EvalConfigError, TaskConfig
-
-
-def available_configs(dataset: str) -> list[str]:
-    """Config names of a Hub-layout dataset folder (``data/<config>/``) or, for a Hub id, the card's list."""
-    root = Path(dataset)
-    if root.is_dir():
-        return sorted(p.name for p in (root / "data").iterdir() if p.is_dir()) if (root / "data").is_dir() else []
-    from datasets import get_dataset_config_names
-
-    return list(get_dataset_config_names(dataset))
+from infra.dataset_files import config_names, read_dataset
 
 
 def select_configs(patterns: list[str], available: list[str]) -> list[str]:
@@ -51,6 +41,7 @@ def rows_to_examples(config: str, rows: list[dict]) -> list[EvalExample]:
             prompt=row["prompt"][0]["content"],
             answers=[str(row["gold_value"])],
             gold={"value": int(row["gold_value"]), "dict": str(row["gold_dict"]), "task": row.get("task", "")},
+            config=config,
         )
         for row in rows
     ]
@@ -60,22 +51,17 @@ def load_synthetic_examples(task: TaskConfig, dataset: str, limit: int | None) -
     """Test rows of each selected config: ``limit`` per sweep depth, or ``limit`` from a random-depth test set."""
     if not Path(dataset).is_dir() and "/" not in dataset:
         raise EvalConfigError(f"dataset {dataset!r} is neither a folder nor a Hub id; build it: make dataset")
-    configs = select_configs(task.dataset_configs, available_configs(dataset))
+    configs = select_configs(task.dataset_configs, config_names(dataset))
     if not configs:
         raise EvalConfigError(f"no dataset config of {dataset} matches {task.dataset_configs}")
     examples = []
-    with tempfile.TemporaryDirectory() as cache:
-        for config in configs:
-            examples += rows_to_examples(config, read_test_rows(dataset, config, limit, cache))
+    for config in configs:
+        examples += rows_to_examples(config, read_test_rows(dataset, config, limit))
     return examples
 
 
-def read_test_rows(dataset: str, config: str, limit: int | None, cache: str) -> list[dict]:
-    from datasets import load_dataset
-
-    # datasets 5.2 keys a local folder's Arrow cache by folder name + config, not by content, so a rebuilt
-    # build/dataset would be read from a stale cache; a fresh cache dir per run reads the files themselves.
-    split = load_dataset(dataset, config, split="test", cache_dir=cache if Path(dataset).is_dir() else None)
+def read_test_rows(dataset: str, config: str, limit: int | None) -> list[dict]:
+    split = read_dataset(dataset, config, split="test")  # a rebuilt folder is read again, not served from cache
     if limit is not None:
         # limit = rows per gold position: a sweep's rows cycle through its depths, so its leading
         # limit × depths rows hold exactly `limit` per depth; a random-depth test set takes `limit` rows.

@@ -13,12 +13,14 @@ from typing import Any
 
 import yaml
 
+from infra.cli import UserError
+
 TASK_DIR = Path(__file__).parent / "tasks"
 SUITES = ("synthetic_kv", "mdqa", "liu_kv", "nq_closed")
 METRICS = ("synthetic_kv_match", "best_subspan_em", "substring_match")
 
 
-class EvalConfigError(ValueError):
+class EvalConfigError(UserError):
     """A task or run setting is wrong; the message names the field and the fix."""
 
 
@@ -79,7 +81,15 @@ class TaskConfig:
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise EvalConfigError(f"include cycle: {' -> '.join(str(p) for p in (*seen, path))}")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise EvalConfigError(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
+    if not isinstance(values, dict):
+        raise EvalConfigError(
+            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per "
+            "TaskConfig field"
+        )
     parent = values.pop("include", None)
     if parent is None:
         return values

@@ -5,6 +5,8 @@
 Stages run in order; a finished stage writes ``<state_dir>/<stage>.done`` (JSON: when, what it produced), so a
 killed release resumes at the first unfinished stage (``--force STAGE`` redoes one). Heavy steps (dataset,
 conversion, training) run as subprocesses of the owners' entry points, so this file holds no copy of their logic.
+Before the first stage runs, every folder the selected stages would write is checked (``infra/outputs.py``): a file
+in the way, or a non-empty folder the writing command did not write, stops the release before any compute.
 
 Time budget on 2 CPU cores (≤45 min total): dataset ~2 min, conversion ~1 min, training ~20 min (the recipe),
 evaluation of base + finetuned ~10–12 min (``EVAL_PLAN`` limits, sized from measured samples/s), cards,
@@ -27,12 +29,31 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from infra.cli import UserError
+from infra.hub import check_repo_id
+from infra.outputs import check_output_folder, check_results_folder, staged_folder
+
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 # task:limit — limit is questions (or rows) per gold position; examples = limit × positions.
 # Measured on 2 EPYC cores, SmolLM2-135M, bf16 autocast, batch 8: synthetic_kv ~1.0 ex/s, mdqa_10docs ~0.39 ex/s,
 # liu_kv_10keys ~0.31 ex/s, nq_closed ~1.7 ex/s. Examples: 6 + 6×5 sweep depths = 36; 15×3 = 45; 10×3 = 30; 40
 # → ~36 + 116 + 97 + 24 s + load ≈ 4.7 min per model, ~9.5 min for base + finetuned. The card shows n and intervals.
 EVAL_PLAN = ["synthetic_kv:6", "mdqa_10docs:15", "liu_kv_10keys:10", "nq_closed:40"]
+STAGE_COMMAND = "python -m hub_release (stage)"  # marker of release/dataset and release/model
+
+
+class ReleaseError(UserError):
+    """A release setting or a missing stage input; the message names the stage or flag that fixes it."""
+
+
+def read_recipe(path: str) -> dict:
+    try:
+        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ReleaseError(f"recipe {path} is not valid UTF-8 YAML ({err}); fix it or pass another --recipe") from err
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("output_dir"), str):
+        raise ReleaseError(f"recipe {path} is not a mapping with an output_dir; pass a training recipe as --recipe")
+    return recipe
 
 
 @dataclass
@@ -61,6 +82,7 @@ class ReleaseConfig:
     def __post_init__(self) -> None:
         from evaluation.tasks import EvalConfigError, load_task
 
+        self.eval_plan = [e.strip() for entry in self.eval_plan for e in entry.split(",") if e.strip()]  # a,b or a b
         for entry in self.eval_plan:
             task, _, limit = entry.partition(":")
             if not limit.isdigit() or int(limit) < 1:
@@ -69,11 +91,14 @@ class ReleaseConfig:
                 )
             load_task(task)
         if not Path(self.recipe).is_file():
-            raise FileNotFoundError(f"recipe {self.recipe} not found; pass --recipe")
+            raise ReleaseError(f"recipe {self.recipe} not found; pass --recipe")
+        read_recipe(self.recipe)
+        check_repo_id(self.model_repo)
+        check_repo_id(self.dataset_repo)
 
     @property
     def finetuned_dir(self) -> str:
-        return str(yaml.safe_load(Path(self.recipe).read_text())["output_dir"])
+        return read_recipe(self.recipe)["output_dir"]
 
     def plan(self) -> list[tuple[str, int]]:
         return [(e.partition(":")[0], int(e.partition(":")[2])) for e in self.eval_plan]
@@ -118,7 +143,9 @@ def stage_train(cfg: ReleaseConfig) -> dict:
 def evaluate_model(cfg: ReleaseConfig, model_dir: str, out: Path) -> dict:
     from evaluation.generation import load_model
     from evaluation.runner import RunConfig, run_eval
+    from infra.model_folder import check_model
 
+    check_model(model_dir)  # a wrong folder gets its own error, not a tokenizer library's
     loaded = load_model(model_dir)  # once per model, shared by every task
     written = []
     for task, limit in cfg.plan():
@@ -144,12 +171,9 @@ def stage_eval_finetuned(cfg: ReleaseConfig) -> dict:
 
 
 def stage_cards(cfg: ReleaseConfig) -> dict:
-    from evaluation.results import load_results
     from model_cards.render import inputs_from_folders, write_card
 
-    for which in ("base", "finetuned"):  # a release card compares the two; one side missing is an error here
-        if not load_results(Path(cfg.results_dir) / which):
-            raise FileNotFoundError(f"no results in {Path(cfg.results_dir) / which}; run the eval_{which} stage")
+    # a release card compares the two: each results folder must exist and hold current results (else one line)
     inputs = inputs_from_folders(
         Path(cfg.results_dir) / "base",
         Path(cfg.results_dir) / "finetuned",
@@ -162,23 +186,28 @@ def stage_cards(cfg: ReleaseConfig) -> dict:
 
 
 def stage_stage(cfg: ReleaseConfig) -> dict:
-    """Copy into ``release/``: the dataset folder as-is; the model folder + card + plot + the results behind it."""
-    root = Path(cfg.release_dir)
-    dataset, model = root / "dataset", root / "model"
-    for target in (dataset, model):
-        if target.exists():
-            shutil.rmtree(target)
-    shutil.copytree(cfg.dataset_dir, dataset, ignore=shutil.ignore_patterns(".*", "__pycache__"))
-    # checkpoints are resume state, not part of the published model
-    shutil.copytree(cfg.finetuned_dir, model, ignore=shutil.ignore_patterns(".*", "checkpoint-*", "runs"))
-    for item in Path(cfg.cards_dir).iterdir():
-        shutil.copy2(item, model / item.name)
-    for which in ("base", "finetuned"):
-        dest = model / "eval_results" / which
-        dest.mkdir(parents=True, exist_ok=True)
-        for path in sorted((Path(cfg.results_dir) / which).glob("*.json")):
-            shutil.copy2(path, dest / path.name)
-    return {"dataset": str(dataset), "model": str(model)}
+    """Copy into ``release/``: the dataset folder as-is; the model folder + the card folder (card, plot, results).
+
+    Inputs are checked first and each repo is assembled beside its staged copy, so a missing input leaves the
+    release staged earlier exactly as it was.
+    """
+    root, cards = Path(cfg.release_dir), Path(cfg.cards_dir)
+    if not (Path(cfg.dataset_dir) / "README.md").is_file():
+        raise ReleaseError(f"{cfg.dataset_dir} has no README.md dataset card; run the dataset stage")
+    if not finished_model(Path(cfg.finetuned_dir)):
+        raise ReleaseError(f"{cfg.finetuned_dir} holds no finished model; run the train stage")
+    if not (cards / "README.md").is_file():
+        raise ReleaseError(f"{cards} has no model card; run the cards stage")
+    hidden = shutil.ignore_patterns(".*", "__pycache__")
+    with staged_folder(root / "dataset", STAGE_COMMAND) as tmp:
+        shutil.copytree(cfg.dataset_dir, tmp, ignore=hidden, dirs_exist_ok=True)
+    with staged_folder(root / "model", STAGE_COMMAND) as tmp:
+        # checkpoints are resume state, not part of the published model; the card replaces the training stub
+        shutil.copytree(
+            cfg.finetuned_dir, tmp, ignore=shutil.ignore_patterns(".*", "checkpoint-*", "runs"), dirs_exist_ok=True
+        )
+        shutil.copytree(cards, tmp, ignore=hidden, dirs_exist_ok=True)
+    return {"dataset": str(root / "dataset"), "model": str(root / "model")}
 
 
 def stage_validate(cfg: ReleaseConfig) -> dict:
@@ -196,24 +225,47 @@ def qualified(repo: str) -> str:
     """``name`` → ``<token user>/name`` (only called when a token is set); the token itself is never shown."""
     if "/" in repo:
         return repo
-    from huggingface_hub import HfApi
+    import httpx2
 
-    return f"{HfApi(token=os.environ['HF_TOKEN']).whoami()['name']}/{repo}"
+    from infra.hub import HubError, hub_api
+
+    try:
+        return f"{hub_api(os.environ['HF_TOKEN']).whoami()['name']}/{repo}"
+    except (OSError, httpx2.HTTPError) as err:
+        raise HubError(
+            f"cannot ask the Hub whose token HF_TOKEN is ({err}); give --model-repo/--dataset-repo as <org>/<name>"
+        ) from err
+
+
+def pin_dataset_revision(card_path: Path, dataset_repos: set[str], revision: str) -> int:
+    """Set ``dataset_revision`` of the card's results read from ``dataset_repos`` to the commit just pushed."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(card_path)
+    pinned = 0
+    for result in card.data.eval_results or []:
+        if result.dataset_type in dataset_repos:
+            result.dataset_revision = revision
+            pinned += 1
+    card.save(card_path)
+    return pinned
 
 
 def stage_push(cfg: ReleaseConfig) -> dict:
-    from dataset_builder.hub import TOKEN_ENV, push_folder
+    from infra.hub import TOKEN_ENV, ensure_online, upload
 
     root, has_token = Path(cfg.release_dir), bool(os.environ.get(TOKEN_ENV, "").strip())
+    if has_token:
+        ensure_online(f"push {root}")  # before whoami: offline is one line, not a connection traceback
     dataset_repo = qualified(cfg.dataset_repo) if has_token else cfg.dataset_repo
     model_repo = qualified(cfg.model_repo) if has_token else cfg.model_repo
-    summary = [
-        push_folder(root / "dataset", dataset_repo, "dataset"),
-        push_folder(root / "model", model_repo, "model"),
-    ]
+    dataset = upload(root / "dataset", dataset_repo, "dataset")
+    if dataset.revision:  # the card's synthetic results now name the exact dataset commit they were read from
+        pin_dataset_revision(root / "model" / "README.md", {cfg.dataset_repo, dataset_repo}, dataset.revision)
+    summary = [dataset.summary, upload(root / "model", model_repo, "model").summary]
     for line in summary:
         print(line)
-    return {"pushed": has_token, "summary": summary}
+    return {"pushed": has_token, "summary": summary, "dataset_revision": dataset.revision}
 
 
 # Order matters; each stage consumes the previous ones' outputs.
@@ -237,11 +289,42 @@ def marker(cfg: ReleaseConfig, stage: str) -> Path:
     return Path(cfg.state_dir) / f"{stage}.done"
 
 
+def check_stage_outputs(cfg: ReleaseConfig, names: list[str]) -> None:
+    """Every folder the stages ``names`` would write, checked before the first of them runs (no compute wasted)."""
+    from dataset_builder.publish import COMMAND as DATASET_COMMAND
+    from model_cards.render import COMMAND as CARDS_COMMAND
+    from training.embedded_model import COMMAND as MODEL_COMMAND
+    from training.embedded_model import is_complete
+
+    check_results_folder(Path(cfg.state_dir))
+    if "dataset" in names:
+        check_output_folder(Path(cfg.dataset_dir), DATASET_COMMAND)
+    if "base_model" in names and not is_complete(Path(cfg.base_model_dir)):  # a complete folder is left alone
+        check_output_folder(Path(cfg.base_model_dir), MODEL_COMMAND)
+    if "train" in names:
+        check_results_folder(Path(cfg.finetuned_dir))
+    for which in ("base", "finetuned"):
+        if f"eval_{which}" in names:
+            check_results_folder(Path(cfg.results_dir) / which)
+    if "cards" in names:
+        check_output_folder(Path(cfg.cards_dir), CARDS_COMMAND)
+    if "stage" in names:
+        for repo in ("dataset", "model"):
+            check_output_folder(Path(cfg.release_dir) / repo, STAGE_COMMAND)
+
+
 def run_release(cfg: ReleaseConfig, force: list[str] = (), only: list[str] | None = None) -> list[str]:
     """Run every unfinished stage (or just ``only``); returns the stages that ran."""
     unknown = sorted((set(force) | set(only or [])) - set(STAGE_NAMES))
     if unknown:
-        raise ValueError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGE_NAMES)}")
+        raise ReleaseError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGE_NAMES)}")
+    to_run = [
+        name
+        for name in STAGE_NAMES
+        if (only is None or name in only)
+        and (not marker(cfg, name).is_file() or name in force or name in ALWAYS_RERUN)
+    ]
+    check_stage_outputs(cfg, to_run)
     ran = []
     bar = tqdm(STAGES, desc="release", unit="stage")
     for name, fn in bar:
@@ -249,7 +332,7 @@ def run_release(cfg: ReleaseConfig, force: list[str] = (), only: list[str] | Non
         done = marker(cfg, name)
         if only is not None and name not in only:
             continue
-        if done.is_file() and name not in force and name not in ALWAYS_RERUN:
+        if name not in to_run:
             tqdm.write(f"[{name}] done earlier ({done}); skipping")
             continue
         tqdm.write(f"[{name}] starting")

@@ -1,18 +1,22 @@
 """Checks a staged release must pass before anything is pushed: what a Hub user will do first, done here.
 
-Dataset repo: every config in the card loads with ``datasets.load_dataset`` and has rows; the card parses.
-Model repo: ``from_pretrained`` (model + tokenizer with a chat template) and one greedy generation; the card
-parses with ``ModelCard.load`` and carries ``model-index`` results; every image the card shows is present.
+Dataset repo: every config the card lists (``datasets.get_dataset_config_names``, as the Hub lists them) loads
+and has rows, and every ``data/<config>/`` folder is one of them; the card parses. Model repo: it is a model folder,
+``from_pretrained`` (model + tokenizer with a chat template) and one greedy generation work; the card parses with
+``ModelCard.load`` and carries ``model-index`` results; every image the card shows is present.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
+from infra.cli import UserError
+from infra.dataset_files import config_names, read_dataset
+from infra.model_folder import check_model
 
-class ReleaseValidationError(RuntimeError):
+
+class ReleaseValidationError(UserError):
     """A staged repo is not what a user could load; the message says which and why."""
 
 
@@ -24,24 +28,23 @@ def validate_dataset_repo(folder: Path) -> dict[str, int]:
     if not (folder / "README.md").is_file():
         raise ReleaseValidationError(f"dataset repo {folder}: README.md (the dataset card) is missing")
     DatasetCard.load(folder / "README.md")
-    configs = sorted(p.name for p in (folder / "data").iterdir() if p.is_dir()) if (folder / "data").is_dir() else []
-    if not configs:
+    folders = sorted(p.name for p in (folder / "data").iterdir() if p.is_dir()) if (folder / "data").is_dir() else []
+    if not folders:
         raise ReleaseValidationError(f"dataset repo {folder}: no data/<config>/ folders")
+    configs = config_names(str(folder))
+    unlisted = sorted(set(folders) - set(configs))
+    if unlisted:
+        raise ReleaseValidationError(f"dataset repo {folder}: data/ holds {unlisted}, which the card does not list")
     counts = {}
-    # A fresh cache, as a new user has: datasets 5.2 keys a local folder's cache by folder name + config, so a
-    # reused cache could validate an older build's rows.
-    with tempfile.TemporaryDirectory() as cache:
-        for config in configs:
-            counts.update(_load_config(folder, config, cache))
+    for config in configs:
+        counts.update(_load_config(folder, config))
     return counts
 
 
-def _load_config(folder: Path, config: str, cache: str) -> dict[str, int]:
-    from datasets import load_dataset
-
+def _load_config(folder: Path, config: str) -> dict[str, int]:
     try:
-        splits = load_dataset(str(folder), config, cache_dir=cache)
-    except Exception as err:  # any loader failure is a release blocker; report it with the config name
+        splits = read_dataset(str(folder), config)  # the files as they are now, never an older build's cache
+    except UserError as err:
         raise ReleaseValidationError(f"dataset repo {folder}: config {config} does not load: {err}") from err
     counts = {}
     for split, rows in splits.items():
@@ -58,6 +61,7 @@ def validate_model_repo(folder: Path, prompt: str = "What is the capital of Fran
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = Path(folder)
+    check_model(str(folder))
     card_path = folder / "README.md"
     if not card_path.is_file():
         raise ReleaseValidationError(f"model repo {folder}: README.md (the model card) is missing")

@@ -10,6 +10,7 @@ same way. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -36,14 +37,22 @@ def fail(err: BaseException) -> int:
     return EXIT_USER_ERROR
 
 
-def parse_config(config_type: type, argv: Sequence[str] | None, prog: str, description: str) -> Any:
-    """``--field value`` flags (underscores or dashes) into one ``config_type`` instance, built with its validation.
+def parse_configs(config_types: tuple[type, ...], argv: Sequence[str] | None, prog: str, description: str) -> tuple:
+    """``--field value`` flags (underscores or dashes) into one instance per config type, built with validation.
 
     Unknown flags are argparse's usual usage error (exit 2); a value ``__post_init__`` rejects raises its UserError,
     which the caller's main() prints as one line.
     """
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(config_type, prog=prog, description=description)
-    namespace = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    return config_type(**vars(namespace))
+    parser = HfArgumentParser(config_types, prog=prog, description=description)
+    namespace = vars(parser.parse_args(list(sys.argv[1:] if argv is None else argv)))
+    return tuple(
+        config_type(**{f.name: namespace[f.name] for f in dataclasses.fields(config_type) if f.init})
+        for config_type in config_types
+    )
+
+
+def parse_config(config_type: type, argv: Sequence[str] | None, prog: str, description: str) -> Any:
+    """:func:`parse_configs` for a command with one config dataclass."""
+    return parse_configs((config_type,), argv, prog, description)[0]

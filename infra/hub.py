@@ -72,6 +72,14 @@ def check_repo_id(repo_id: str) -> None:
         raise HubError(f"repo id {repo_id!r} is not a valid Hub id ({err}); use <org or user>/<name>") from err
 
 
+def ensure_online(action: str) -> None:
+    """A push with ``HF_HUB_OFFLINE`` set would fail deep inside huggingface_hub; say why in one line instead."""
+    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        raise HubError(
+            f"cannot {action}: {OFFLINE_ENV} is set; unset {OFFLINE_ENV} to push, or unset {TOKEN_ENV} for a dry run"
+        )
+
+
 def hub_api(token: str):
     """The client; a function so tests can replace it (nothing here can reach the Hub offline)."""
     from huggingface_hub import HfApi
@@ -89,11 +97,7 @@ def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False) ->
     if not token:
         print(format_plan(plan, repo_id, repo_type))
         return Pushed(f"dry run: {len(plan)} files for {repo_type} repo {repo_id}", None)
-    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
-        raise HubError(
-            f"cannot push {folder} to {repo_type} repo {repo_id}: {OFFLINE_ENV} is set; "
-            f"unset {OFFLINE_ENV} to push, or unset {TOKEN_ENV} for a dry run"
-        )
+    ensure_online(f"push {folder} to {repo_type} repo {repo_id}")
 
     import importlib.util
 

@@ -7,37 +7,52 @@ r"""Render the model card and position plot from two results folders.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_cards.render import DEFAULT_BASE_MODEL, DEFAULT_RECIPE, inputs_from_folders, write_card
+from infra.cli import USER_ERRORS, fail, parse_config
+from infra.hub import check_repo_id
+from infra.outputs import check_output_folder
+from model_cards.render import COMMAND, DEFAULT_BASE_MODEL, DEFAULT_RECIPE, inputs_from_folders, write_card
+
+
+@dataclass
+class CardConfig:
+    base_results: Path = field(metadata={"help": "Results folder of the base model (python -m evaluation run --out)."})
+    finetuned_results: Path = field(metadata={"help": "Results folder of the finetuned model."})
+    out: Path = field(metadata={"help": "Folder for README.md, the plot and eval_results/: new, empty or a card's."})
+    model_id: str = field(metadata={"help": "Hub id the card describes, <org>/<name>."})
+    base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={"help": "Hub id of the model that was finetuned."})
+    dataset: list[str] = field(default_factory=list, metadata={"help": "Training dataset Hub id(s)."})
+    dataset_revision: str | None = field(
+        default=None, metadata={"help": "Hub commit of the dataset repo the synthetic test sets came from."}
+    )
+    recipe: str = field(default=DEFAULT_RECIPE, metadata={"help": "The SFT recipe that trained the model."})
+    force: bool = field(default=False, metadata={"help": "Allow replacing a non-empty --out written by another tool."})
+
+    def __post_init__(self) -> None:
+        for repo_id in (self.model_id, *self.dataset):
+            check_repo_id(repo_id)
+        check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_cards", description=__doc__.splitlines()[0])
-    parser.add_argument("--base-results", required=True, type=Path)
-    parser.add_argument("--finetuned-results", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path, help="folder for README.md + position_accuracy.png")
-    parser.add_argument("--model-id", required=True, help="Hub id the card describes")
-    parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL)
-    parser.add_argument("--dataset", action="append", default=[], help="training dataset Hub id (repeatable)")
-    parser.add_argument("--recipe", default=DEFAULT_RECIPE)
-    args = parser.parse_args(argv)
     try:
+        cfg = parse_config(CardConfig, argv, "python -m model_cards", __doc__.splitlines()[0])
         inputs = inputs_from_folders(
-            args.base_results,
-            args.finetuned_results,
-            args.model_id,
-            base_model=args.base_model,
-            datasets=args.dataset,
-            recipe_path=args.recipe,
-            train_command=f"python -m training.sft --config {args.recipe}",
+            cfg.base_results,
+            cfg.finetuned_results,
+            cfg.model_id,
+            base_model=cfg.base_model,
+            datasets=cfg.dataset,
+            recipe_path=cfg.recipe,
+            train_command=f"python -m training.sft --config {cfg.recipe}",
+            dataset_revision=cfg.dataset_revision,
         )
-        print(f"wrote {write_card(inputs, args.out)}")
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
+    except USER_ERRORS as err:
+        return fail(err)
     return 0
 
 

@@ -6,18 +6,30 @@ and the command that trained it, and which offline variant produced every number
         --out build/cards --model-id your-name/SmolLM2-135M-Instruct-kv-needles
 
 Nothing here computes a score: every number on the card is read from a results JSON, so the card cannot
-drift from the evaluation.
+drift from the evaluation. The results files ship beside the card (``eval_results/{base,finetuned}/<task>.json``)
+and each ``model-index`` entry links to its file (``source_url``). Its dataset fields are real ``load_dataset``
+arguments where the data is a Hub dataset: the synthetic test sets are configs of the project's dataset repo
+(``dataset_config``), pinned to the commit the release pushed (``dataset_revision``, when known). Liu et al.'s files
+are not a Hub dataset: their entries name the source repository and, as config, the declared task that built the
+prompts from them (``evaluation/tasks/<task>.yaml``); the card's provenance section lists each file's sha256.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from dataset_builder.card import DEFAULT_REPO_ID
 from evaluation.results import load_results
+from infra.outputs import staged_folder
+
+COMMAND = "python -m model_cards"  # recorded in the card folder's marker
+HUB_URL = "https://huggingface.co"
+RESULTS_SUBDIR = "eval_results"  # <card folder>/eval_results/{base,finetuned}/<task>.json
 
 PLOT_NAME = "position_accuracy.png"
 LICENSE = "apache-2.0"  # SmolLM2 is Apache-2.0 and so is this finetune
@@ -35,6 +47,9 @@ DATA_SOURCE = {
     "liu_kv": "nelson-liu/lost-in-the-middle",
     "nq_closed": "nelson-liu/lost-in-the-middle",
 }
+# The split each suite's questions come from: Liu et al.'s NQ file holds NQ-Open dev questions (nq-open-oracle-dev);
+# their KV file is generated, with no split; the synthetic suites read the dataset's test split.
+DATA_SPLIT = {"mdqa": "dev", "nq_closed": "dev", "liu_kv": None}
 
 
 @dataclass
@@ -48,6 +63,7 @@ class CardInputs:
     recipe_text: str = ""
     train_command: str = f"python -m training.sft --config {DEFAULT_RECIPE}"
     tags: list[str] = field(default_factory=lambda: ["long-context", "retrieval", "synthetic-data", "sft"])
+    dataset_revision: str | None = None  # Hub commit of the dataset repo the synthetic test sets were read from
 
 
 def position_sort_key(label: str) -> tuple:
@@ -98,31 +114,54 @@ def _entry(results: dict | None, group: str, metric: str) -> dict | None:
     return block.get(metric)
 
 
+def model_index_groups(res: dict) -> list[tuple[str, dict, dict]]:
+    """(dataset config, overall metrics, positions) per dataset the task read: each Hub config of a synthetic task,
+    or the task itself for Liu et al.'s files (no Hub configs)."""
+    if res.get("by_config"):
+        return [
+            (
+                config,
+                res["by_config"][config],
+                {p: m for p, m in res["by_position"].items() if p.split(" depth ")[0] == config},
+            )
+            for config in sorted(res["by_config"])
+        ]
+    return [(res["task"], res["overall"], res["by_position"])]
+
+
 def eval_results(inputs: CardInputs) -> list[EvalResult]:
-    """The finetuned model's numbers as ``model-index`` entries, one per task and position (overall included)."""
+    """The finetuned model's numbers as ``model-index`` entries: per dataset config, overall then per position."""
     out = []
     for task, res in sorted(inputs.finetuned_results.items()):
         name, task_type = SUITE_INFO.get(res["suite"], (res["suite"], "text-generation"))
         primary = res["primary_metric"]
-        entries = [("overall", m, res["overall"][m]) for m in [primary] + [m for m in res["overall"] if m != primary]]
-        if len(res["by_position"]) > 1:  # a single group (closed-book) would repeat "overall"
-            ordered = sorted(res["by_position"], key=position_sort_key)
-            entries += [(p, primary, res["by_position"][p][primary]) for p in ordered]
-        source = DATA_SOURCE.get(res["suite"]) or (inputs.datasets[0] if inputs.datasets else "synthetic-kv")
-        for group, metric, entry in entries:
-            out.append(
-                EvalResult(
-                    task_type=task_type,
-                    task_name=name,
-                    dataset_type=source,
-                    dataset_name=f"{task} ({group})",
-                    dataset_config=f"{task}/{group}" + ("" if metric == primary else f"/{metric}"),
-                    dataset_split="test",
-                    metric_type=metric,
-                    metric_name=metric,
-                    metric_value=round(entry["score"], 4),
+        synthetic = res["suite"] not in DATA_SOURCE  # read from the project's dataset repo, by config
+        dataset_repo = inputs.datasets[0] if inputs.datasets else DEFAULT_REPO_ID
+        source = f"{RESULTS_SUBDIR}/finetuned/{task}.json"
+        for config, overall, positions in model_index_groups(res):
+            entries = [("overall", m, overall[m]) for m in [primary] + [m for m in overall if m != primary]]
+            if len(positions) > 1:  # a single group (closed-book) would repeat "overall"
+                labels = sorted(positions, key=position_sort_key)
+                entries += [(p.split(" depth ")[-1], primary, positions[p][primary]) for p in labels]
+            for group, metric, entry in entries:
+                where = group if group == "overall" else (f"depth {group}" if synthetic else f"position {group}")
+                out.append(
+                    EvalResult(
+                        task_type=task_type,
+                        task_name=name,
+                        dataset_type=dataset_repo if synthetic else DATA_SOURCE[res["suite"]],
+                        dataset_name=f"{name}: {config}",
+                        dataset_config=config,
+                        dataset_split="test" if synthetic else DATA_SPLIT[res["suite"]],
+                        dataset_revision=inputs.dataset_revision if synthetic else None,
+                        metric_type=metric,
+                        metric_name=f"{metric} ({where})",
+                        metric_config=where,
+                        metric_value=round(entry["score"], 4),
+                        source_name=source,
+                        source_url=f"{HUB_URL}/{inputs.model_id}/blob/main/{source}",
+                    )
                 )
-            )
     return out
 
 
@@ -291,21 +330,26 @@ Recipe `{inputs.recipe_path}`, trained with:
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
-def write_card(inputs: CardInputs, out_dir: Path) -> Path:
-    """Write ``README.md`` and the position plot into ``out_dir``; returns the card path."""
+def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
+    """Write ``README.md``, the position plot and the results files behind them into ``out_dir``; returns the card.
+
+    ``out_dir`` follows ``infra/outputs.py``: replaced only if this command wrote it (or with ``force``), atomically.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plot = plot_positions(inputs, out_dir / PLOT_NAME)
-    card = render_card(inputs, PLOT_NAME if plot else None)
-    path = out_dir / "README.md"
-    card.save(path)
-    return path
+    with staged_folder(out_dir, COMMAND, force) as tmp:
+        plot = plot_positions(inputs, tmp / PLOT_NAME)
+        render_card(inputs, PLOT_NAME if plot else None).save(tmp / "README.md")
+        for which, results in (("base", inputs.base_results), ("finetuned", inputs.finetuned_results)):
+            folder = tmp / RESULTS_SUBDIR / which
+            folder.mkdir(parents=True)
+            for task, record in results.items():  # byte for byte what evaluation/results.py wrote
+                (folder / f"{task}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return out_dir / "README.md"
 
 
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:
+    """Both folders must exist and hold results of the current schema (``load_results`` says which file is wrong)."""
     base, ft = load_results(base_dir), load_results(finetuned_dir)
-    if not base and not ft:
-        raise FileNotFoundError(f"no results files in {base_dir} or {finetuned_dir}; run python -m evaluation run")
     recipe = Path(kwargs.get("recipe_path", DEFAULT_RECIPE))
     if "recipe_text" not in kwargs and recipe.is_file():
         kwargs["recipe_text"] = recipe.read_text()

@@ -13,13 +13,22 @@ from model_cards.render import PLOT_NAME, inputs_from_folders, write_card
 
 
 def write_fixture_results(folder, task_name, hits_by_position, model="base"):
-    """A real results file (through build_results) where position p has hits_by_position[p] of 10 right."""
+    """A real results file (through build_results) where position p has hits_by_position[p] of 10 right.
+
+    Synthetic KV positions are "<config> depth <d>" labels, as its builder writes them."""
     task = load_task(task_name)
     examples, predictions = [], []
     for pos, hits in hits_by_position.items():
+        config = pos.split(" depth ")[0] if " depth " in pos else ""
         for i in range(10):
-            examples.append(EvalExample(f"q{i}@{pos}", pos, "prompt", ["gold answer"]))
-            predictions.append("gold answer" if i < hits else "wrong")
+            if task.suite == "synthetic_kv":
+                gold = {"value": 100 + i, "dict": "1"}
+                examples.append(EvalExample(f"q{i}@{pos}", pos, "prompt", [str(100 + i)], gold, config))
+                right = f"The value of key 5 is {100 + i} and it is in Dictionary [1]."
+            else:
+                examples.append(EvalExample(f"q{i}@{pos}", pos, "prompt", ["gold answer"]))
+                right = "gold answer"
+            predictions.append(right if i < hits else "wrong")
     results, scores = build_results(
         task,
         examples,
@@ -53,11 +62,22 @@ def test_card_round_trip_has_the_results_numbers(result_folders, tmp_path):
 
     assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert card.data.license == "apache-2.0" and card.data.datasets == ["someone/kv-data"]
-    got = {r.dataset_config: r.metric_value for r in card.data.eval_results}
+    got = {(r.dataset_config, r.metric_config): r.metric_value for r in card.data.eval_results}
     ft_results = load_results(ft)
-    assert got["mdqa_10docs/5"] == ft_results["mdqa_10docs"]["by_position"]["5"]["best_subspan_em"]["score"] == 0.5
-    assert got["mdqa_10docs/overall"] == pytest.approx(17 / 30, abs=1e-4)
-    assert got["nq_closed/overall"] == 0.3
+    assert (
+        got["mdqa_10docs", "position 5"] == ft_results["mdqa_10docs"]["by_position"]["5"]["best_subspan_em"]["score"]
+    )
+    assert got["mdqa_10docs", "position 5"] == 0.5
+    assert got["mdqa_10docs", "overall"] == pytest.approx(17 / 30, abs=1e-4)
+    assert got["nq_closed", "overall"] == 0.3
+    # each number links to the results file shipped beside the card, which holds it
+    sources = {r.dataset_config: r.source_url for r in card.data.eval_results}
+    assert (
+        sources["nq_closed"]
+        == "https://huggingface.co/someone/SmolLM2-135M-kv/blob/main/eval_results/finetuned/nq_closed.json"
+    )
+    shipped = json.loads((tmp_path / "card" / "eval_results" / "finetuned" / "nq_closed.json").read_text())
+    assert shipped == ft_results["nq_closed"]
     # model-index is what the Hub reads: the YAML header must carry it
     assert "model-index" in card.content.split("---")[1]
     # the table shows base and finetuned side by side for each position
@@ -70,20 +90,56 @@ def test_card_round_trip_has_the_results_numbers(result_folders, tmp_path):
     assert "**mdqa_10docs**: finetuned 56.7 vs base 40.0 (+16.7 points, n=30): not distinguishable" in card.text
 
 
-def test_card_cli_fails_clearly_without_results(tmp_path, capsys):
-    rc = cards_main(
-        [
-            "--base-results",
-            str(tmp_path / "a"),
-            "--finetuned-results",
-            str(tmp_path / "b"),
-            "--out",
-            str(tmp_path / "o"),
-            "--model-id",
-            "x/y",
-        ]
+def card_cli(base, ft, out, *extra):
+    return cards_main(
+        ["--base-results", str(base), "--finetuned-results", str(ft), "--out", str(out), "--model-id", "x/y", *extra]
     )
-    assert rc == 2 and "no results files" in capsys.readouterr().err
+
+
+def test_card_cli_refuses_a_missing_or_misspelled_results_folder(result_folders, tmp_path, capsys):
+    base, ft = result_folders
+    assert card_cli(base, tmp_path / "finetund", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: results folder") and "finetund does not exist" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_card_cli_refuses_results_of_another_schema(result_folders, tmp_path, capsys):
+    base, ft = result_folders
+    old = json.loads((ft / "nq_closed.json").read_text())
+    (ft / "nq_closed.json").write_text(json.dumps({**old, "schema": 1}))
+    assert card_cli(base, ft, tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert "nq_closed.json has results schema 1, this code reads schema 2" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_synthetic_entries_name_their_hub_config_and_revision(tmp_path):
+    base, ft = tmp_path / "base", tmp_path / "ft"
+    positions = {
+        "smollm2_kv_600 depth 0.50": 3,
+        "smollm2_kv_600_sweep depth 0.00": 4,
+        "smollm2_kv_600_sweep depth 1.00": 8,
+    }
+    write_fixture_results(base, "synthetic_kv", dict.fromkeys(positions, 0))
+    write_fixture_results(ft, "synthetic_kv", positions, model="ft")
+    inputs = inputs_from_folders(base, ft, "me/m", datasets=["me/kv"], dataset_revision="0123abcd")
+    results = ModelCard.load(write_card(inputs, tmp_path / "card")).data.eval_results
+    got = {(r.dataset_config, r.metric_config, r.metric_type): r.metric_value for r in results}
+    assert got["smollm2_kv_600", "overall", "both"] == 0.3  # per config, not pooled with the sweep
+    assert got["smollm2_kv_600_sweep", "overall", "both"] == 0.6
+    assert got["smollm2_kv_600_sweep", "depth 1.00", "both"] == 0.8
+    assert {(r.dataset_type, r.dataset_revision, r.dataset_split) for r in results} == {("me/kv", "0123abcd", "test")}
+
+
+def test_card_out_it_did_not_write_is_refused(result_folders, tmp_path, capsys):
+    base, ft = result_folders
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "README.md").write_text("the user's own card")
+    assert card_cli(base, ft, model) == 2 and "did not write it" in capsys.readouterr().err
+    assert (model / "README.md").read_text() == "the user's own card"
+    assert card_cli(base, ft, model, "--force") == 0 and (model / PLOT_NAME).is_file()
 
 
 def test_results_file_records_provenance(result_folders):

@@ -5,10 +5,10 @@ import json
 
 import pytest
 from test_eval_builders import kv_rows, write_oracle, write_synthetic_dataset
+from tiny_model import save_tiny_model
 
 from evaluation.__main__ import main
 from evaluation.generation import GenerationSettings, generate_answers, load_model, render_chat, truncate_at_stop
-from evaluation.tiny_model import save_tiny_model
 
 
 @pytest.fixture(scope="module")

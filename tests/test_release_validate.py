@@ -8,11 +8,12 @@ import pytest
 from huggingface_hub import ModelCard
 from test_card_render import write_fixture_results
 from test_eval_builders import write_synthetic_dataset
+from tiny_model import save_tiny_model
 
-from evaluation.tiny_model import save_tiny_model
 from hub_release import pipeline
 from hub_release.pipeline import ReleaseConfig, run_release
 from hub_release.validate import ReleaseValidationError, validate_dataset_repo, validate_model_repo
+from infra.model_folder import ModelFolderError
 from model_cards.render import inputs_from_folders, write_card
 
 
@@ -23,7 +24,8 @@ def staged(tmp_path):
     base, ft = tmp_path / "results" / "base", tmp_path / "results" / "ft"
     write_fixture_results(base, "mdqa_10docs", {"1": 6, "5": 2, "10": 4})
     write_fixture_results(ft, "mdqa_10docs", {"1": 7, "5": 5, "10": 5})
-    write_card(inputs_from_folders(base, ft, "someone/tiny"), model)
+    cards = write_card(inputs_from_folders(base, ft, "someone/tiny"), tmp_path / "cards").parent
+    shutil.copytree(cards, model, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)  # as the stage stage does
     return dataset, model
 
 
@@ -44,7 +46,7 @@ def test_missing_plot_fails(staged):
 def test_missing_weights_fail(staged):
     _, model = staged
     (model / "model.safetensors").unlink()
-    with pytest.raises(OSError):
+    with pytest.raises(ModelFolderError, match="is not a model folder .no weights."):
         validate_model_repo(model)
 
 
@@ -60,17 +62,23 @@ def test_stages_resume_from_markers(tmp_path, monkeypatch):
     fake = [(name, (lambda n: lambda cfg: calls.append(n) or {"ok": n})(name)) for name in pipeline.STAGE_NAMES]
     monkeypatch.setattr(pipeline, "STAGES", fake)
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("output_dir: build/models/x\n")
-    cfg = ReleaseConfig(recipe=str(recipe), state_dir=str(tmp_path / "state"))
+    recipe.write_text(f"output_dir: {tmp_path / 'models' / 'x'}\n")
+    cfg = ReleaseConfig(recipe=str(recipe), **tmp_dirs(tmp_path))
 
     assert run_release(cfg) == pipeline.STAGE_NAMES
     calls.clear()
     # finished stages are skipped; the push (a dry run without a token) always runs again
     assert run_release(cfg) == ["push"] and calls == ["push"]
     assert run_release(cfg, force=["cards"]) == ["cards", "push"]
-    assert json.loads((tmp_path / "state" / "train.done").read_text())["ok"] == "train"
+    assert json.loads((tmp_path / "state_dir" / "train.done").read_text())["ok"] == "train"
     with pytest.raises(ValueError, match="unknown stage"):
         run_release(cfg, force=["nope"])
+
+
+def tmp_dirs(root) -> dict[str, str]:
+    """Every folder a release writes, under ``root`` (the defaults are relative to the repository)."""
+    names = ("dataset_dir", "base_model_dir", "results_dir", "cards_dir", "release_dir", "state_dir")
+    return {name: str(root / name) for name in names}
 
 
 def test_bad_eval_plan_is_one_clear_error(tmp_path):
@@ -137,8 +145,8 @@ def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys
     model_repo = tmp_path / "release" / "model"
     card = ModelCard.load(model_repo / "README.md")
     ft = json.loads((model_repo / "eval_results" / "finetuned" / "mdqa_10docs.json").read_text())
-    got = {r.dataset_config: r.metric_value for r in card.data.eval_results}
-    assert got["mdqa_10docs/overall"] == round(ft["overall"]["best_subspan_em"]["score"], 4)
+    got = {(r.dataset_config, r.metric_config): r.metric_value for r in card.data.eval_results}
+    assert got["mdqa_10docs", "overall"] == round(ft["overall"]["best_subspan_em"]["score"], 4)
     assert (model_repo / "position_accuracy.png").is_file() and (model_repo / "model.safetensors").is_file()
     assert (tmp_path / "release" / "dataset" / "data" / "smollm2_kv_600").is_dir()
     out = capsys.readouterr().out
@@ -158,3 +166,73 @@ def test_train_stage_reuses_a_finished_model(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "run_command", calls.append)
     pipeline.stage_train(ReleaseConfig(recipe=str(recipe)))
     assert calls and calls[0][-2:] == ["--config", str(recipe)]
+
+
+def test_stage_checks_its_inputs_before_touching_the_staged_release(staged, tmp_path):
+    _, model = staged
+    before = sorted(p.relative_to(model) for p in model.rglob("*"))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"output_dir: {tmp_path / 'never-trained'}\n")
+    cfg = ReleaseConfig(
+        recipe=str(recipe), dataset_dir=str(tmp_path / "release" / "dataset"), release_dir=str(tmp_path / "release")
+    )
+    with pytest.raises(ValueError, match="holds no finished model; run the train stage"):
+        pipeline.stage_stage(cfg)
+    assert sorted(p.relative_to(model) for p in model.rglob("*")) == before, "the staged model was not touched"
+
+
+def test_outputs_of_every_selected_stage_are_checked_before_the_first_runs(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        pipeline, "STAGES", [(n, lambda cfg, n=n: calls.append(n) or {}) for n in pipeline.STAGE_NAMES]
+    )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"output_dir: {tmp_path / 'ft'}\n")
+    dirs = tmp_dirs(tmp_path)
+    (tmp_path / "cards_dir").write_text("a file where the cards folder goes")
+    with pytest.raises(ValueError, match="cards_dir is a file"):
+        run_release(ReleaseConfig(recipe=str(recipe), **dirs))
+    assert calls == [], "nothing ran: the dataset stage would have been wasted"
+
+
+def test_push_pins_the_card_to_the_dataset_commit_it_pushed(staged, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from infra import hub
+
+    pushed = []
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, **kwargs):
+            pushed.append((kwargs["repo_id"], ModelCard.load(tmp_path / "release" / "model" / "README.md")))
+            return SimpleNamespace(
+                commit_url="https://huggingface.co/x/commit/1", oid=f"commit-of-{kwargs['repo_id']}"
+            )
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "hub_api", lambda token: FakeApi())
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: x\n")
+    cfg = ReleaseConfig(
+        recipe=str(recipe), release_dir=str(tmp_path / "release"), model_repo="me/m", dataset_repo="me/d"
+    )
+    base, ft = tmp_path / "results" / "base", tmp_path / "results" / "ft"  # the fixture's mdqa plus a synthetic task
+    write_fixture_results(base, "synthetic_kv", {"smollm2_kv_600 depth 0.50": 2})
+    write_fixture_results(ft, "synthetic_kv", {"smollm2_kv_600 depth 0.50": 9})
+    card = write_card(inputs_from_folders(base, ft, "me/m", datasets=["me/d"]), tmp_path / "cards2")
+    shutil.copy(card, tmp_path / "release" / "model" / "README.md")
+
+    record = pipeline.stage_push(cfg)
+    assert [repo for repo, _ in pushed] == ["me/d", "me/m"] and record["dataset_revision"] == "commit-of-me/d"
+    card = ModelCard.load(tmp_path / "release" / "model" / "README.md")
+    revisions = {(r.dataset_type, r.dataset_revision) for r in card.data.eval_results}
+    # the synthetic results name the dataset commit just pushed; Liu et al.'s files have no Hub revision
+    assert revisions == {("me/d", "commit-of-me/d"), ("nelson-liu/lost-in-the-middle", None)}
+    assert pushed[1][1].data.eval_results == card.data.eval_results, "the model was pushed with the pinned card"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="HF_HUB_OFFLINE is set"):
+        pipeline.stage_push(cfg)

@@ -8,9 +8,8 @@ from training import cpu_speed
 
 
 def tiny_llama():
+    from tiny_model import tiny_llama_config
     from transformers import LlamaForCausalLM
-
-    from evaluation.tiny_model import tiny_llama_config
 
     torch.manual_seed(0)
     return LlamaForCausalLM(tiny_llama_config(1000, tie_word_embeddings=True))

@@ -19,12 +19,13 @@ every line: these numbers only mean something next to the CPU they came from.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from dataclasses import dataclass, field
 
 import torch
 
+from infra.cli import parse_config
 from training import sft
 from training.cpu_speed import cpu_model_name, score_only_labelled_positions
 
@@ -86,12 +87,15 @@ def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple
     return tokens, step_ends[-1] - step_ends[warmup - 1], precision
 
 
+@dataclass
+class BenchConfig:
+    config: str = field(metadata={"help": "The SFT recipe whose setup is measured."})
+    steps: int = field(default=4, metadata={"help": "Timed optimizer steps per setup."})
+    warmup: int = field(default=1, metadata={"help": "Untimed steps before the timed ones."})
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="the SFT recipe whose setup is measured")
-    parser.add_argument("--steps", type=int, default=4, help="timed optimizer steps per setup")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps before the timed ones")
-    args = parser.parse_args(argv)
+    args = parse_config(BenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
 
     cpu = cpu_model_name()
     print(f"CPU: {cpu}, torch threads: {torch.get_num_threads()}")

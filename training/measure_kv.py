@@ -11,15 +11,19 @@ package's ``synthetic_kv_match`` (value right / dictionary right / both), so the
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
+import sys
 import time
+from dataclasses import dataclass, field
 
 import torch
 
 from evaluation.metrics import synthetic_kv_match
-from training.cpu_speed import cpu_model_name, cpu_supports_bf16
+from infra.cli import USER_ERRORS, fail, parse_config
+from infra.dataset_files import read_dataset
+from infra.machine import cpu_model_name, cpu_supports_bf16
+from infra.model_folder import check_model
+from infra.outputs import check_output_file
 
 
 def generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[str]:
@@ -40,33 +44,36 @@ def generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_toke
     return [a.strip().split("\n")[0] for a in answers]
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--dataset", default="build/dataset")
-    parser.add_argument("--config", default="smollm2_kv_600")
-    parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)  # the answer sentence is ~25 SmolLM2 tokens
-    parser.add_argument("--out", default=None, help="write the summary and every prediction to this JSON file")
-    args = parser.parse_args(argv)
+@dataclass
+class MeasureConfig:
+    model: str = field(metadata={"help": "Model folder or Hub id."})
+    dataset: str = field(default="build/dataset", metadata={"help": "Dataset folder (or Hub id) with the config."})
+    config: str = field(default="smollm2_kv_600", metadata={"help": "Dataset config whose test split is scored."})
+    limit: int = field(default=100, metadata={"help": "First N test rows."})
+    batch_size: int = field(default=16, metadata={"help": "Prompts per generate call."})
+    max_new_tokens: int = field(default=32, metadata={"help": "The answer sentence is ~25 SmolLM2 tokens."})
+    out: str | None = field(default=None, metadata={"help": "Write the summary and every prediction to this JSON."})
 
-    from datasets import load_dataset
+    def __post_init__(self) -> None:
+        check_model(self.model)
+        if self.out:
+            check_output_file(self.out)  # before generating, not after
+
+
+def measure(cfg: MeasureConfig) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with tempfile.TemporaryDirectory() as cache:  # a fresh cache: datasets keys a local folder's cache by path
-        rows = list(load_dataset(args.dataset, args.config, split="test", cache_dir=cache).select(range(args.limit)))
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    test = read_dataset(cfg.dataset, cfg.config, split="test")
+    rows = list(test.select(range(min(cfg.limit, len(test)))))
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     start = time.perf_counter()
-    answers = generate(
-        model, tokenizer, [r["prompt"][0]["content"] for r in rows], args.batch_size, args.max_new_tokens
-    )
+    answers = generate(model, tokenizer, [r["prompt"][0]["content"] for r in rows], cfg.batch_size, cfg.max_new_tokens)
     seconds = time.perf_counter() - start
     scores = [synthetic_kv_match(a, r["gold_value"], r["gold_dict"]) for a, r in zip(answers, rows, strict=True)]
     summary = {
-        "model": args.model,
-        "config": args.config,
+        "model": cfg.model,
+        "config": cfg.config,
         "n": len(rows),
         **{k: sum(s[k] for s in scores) / len(scores) for k in ("value", "dictionary", "both")},
         "seconds": round(seconds, 1),
@@ -76,12 +83,20 @@ def main(argv: list[str] | None = None) -> dict:
     print(json.dumps(summary))
     for answer, row in list(zip(answers, rows, strict=True))[:3]:
         print(f"  gold {row['gold_value']} [{row['gold_dict']}] <- {answer!r}")
-    if args.out:
+    if cfg.out:
         predictions = [{"id": r["id"], "answer": a, **s} for a, r, s in zip(answers, rows, scores, strict=True)]
-        with open(args.out, "w") as handle:
+        with open(cfg.out, "w") as handle:
             json.dump({"summary": summary, "predictions": predictions}, handle, indent=1)
     return summary
 
 
+def main(argv: list[str] | None = None) -> int:
+    try:
+        measure(parse_config(MeasureConfig, argv, "python -m training.measure_kv", __doc__.splitlines()[0]))
+    except USER_ERRORS as err:
+        return fail(err)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
