@@ -67,3 +67,16 @@ def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, f
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Exact two-sided McNemar test on paired 0/1 outcomes: p-value of ``only_a`` vs ``only_b`` discordant pairs.
+
+    Under "no difference" each discordant pair is a fair coin, so the smaller count is Binomial(n, 1/2) with
+    n = only_a + only_b; p = 2 x P(X <= min), capped at 1. Exact rather than chi-squared because n is often < 25.
+    """
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)

@@ -1,0 +1,228 @@
+"""The paper's Table 2 for the embedded model: base vs finetuned on synthetic KV and on the baseline data.
+
+Reads one results folder per model (``python -m evaluation run --out <results>/<label>``), all evaluated on the same
+suites and examples, and writes ``table.md``, ``table.json`` and ``table.png`` to ``--out``::
+
+    .venv/bin/python -m evaluation.paper_table --results build/paper/results \
+        --models base,synthetic,synthetic_template,mdqa,niah --out build/paper
+
+Every cell is a score with its 95% Wilson interval; for a finetuned model also the change from the base and the
+exact McNemar p-value of that change, paired example by example (same prompts, so the paired test is the right one,
+and much tighter than comparing two intervals). Per MDQA suite: the position gap (best minus worst gold position).
+The format-leakage probe: the share of a model's answers to non-KV prompts (MDQA, Liu KV, closed-book NQ) that use
+the synthetic KV answer phrasing ("... is in Dictionary [...]", "The value of key ...").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluation.metrics import mcnemar_p, wilson_interval
+from evaluation.results import load_results
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.outputs import check_results_folder
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    task: str
+    metric: str
+    position: str | None = None  # one gold position of a positional suite; None = all examples
+
+
+# The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
+COLUMNS = (
+    Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
+    Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
+    Column("MDQA 20 docs @1", "mdqa_20docs", "best_subspan_em", "1"),
+    Column("MDQA 20 docs @10", "mdqa_20docs", "best_subspan_em", "10"),
+    Column("MDQA 20 docs @20", "mdqa_20docs", "best_subspan_em", "20"),
+    Column("Liu KV 10 pairs", "liu_kv_10keys", "substring_match"),
+    Column("NQ closed-book", "nq_closed", "best_subspan_em"),
+)
+GAP_TASKS = ("mdqa_10docs", "mdqa_20docs")
+# Suites whose answers should never look like a KV answer: the leakage probe reads their predictions.
+NON_KV_TASKS = ("mdqa_10docs", "mdqa_20docs", "liu_kv_10keys", "nq_closed")
+KV_PHRASING = re.compile(r"Dictionary \[|\bvalue of key\b|\bit is in Dictionary\b", re.IGNORECASE)
+
+
+@dataclass
+class TableConfig:
+    results: str = field(metadata={"help": "Folder holding one results folder per model, named by its label."})
+    out: str = field(metadata={"help": "Folder for table.md, table.json and table.png."})
+    models: str = field(
+        default="base,synthetic,synthetic_template,mdqa,niah",
+        metadata={"help": "Comma-separated model labels (results sub-folders), the base first."},
+    )
+
+    def __post_init__(self) -> None:
+        if not Path(self.results).is_dir():
+            raise UserError(f"results folder {self.results} does not exist; run `make paper-table` (it writes it)")
+        missing = [m for m in self.labels if not (Path(self.results) / m).is_dir()]
+        if missing:
+            raise UserError(f"no results for {', '.join(missing)} in {self.results}; evaluate them or drop them")
+        check_results_folder(Path(self.out))
+
+    @property
+    def labels(self) -> list[str]:
+        return [m.strip() for m in self.models.split(",") if m.strip()]
+
+
+def read_samples(folder: Path, task: str) -> dict[str, dict]:
+    """Per-example records of one task, keyed by example id (the pairing key of the McNemar test)."""
+    path = folder / f"{task}.samples.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path} is missing; re-run python -m evaluation run for that model")
+    return {row["id"]: row for row in map(json.loads, path.read_text().splitlines())}
+
+
+def outcomes(samples: dict[str, dict], column: Column) -> dict[str, float]:
+    return {
+        i: row["scores"][column.metric]
+        for i, row in samples.items()
+        if column.position is None or row["position"] == column.position
+    }
+
+
+def cell(model: dict[str, float], base: dict[str, float] | None) -> dict:
+    """Score, 95% interval and n of one model; with ``base``: the paired change and its McNemar p-value."""
+    n, hits = len(model), sum(model.values())
+    low, high = wilson_interval(hits, n)
+    out = {"score": hits / n, "ci95": [low, high], "n": n}
+    if base is not None:
+        if set(base) != set(model):
+            raise UserError("base and finetuned results cover different examples; evaluate both with the same limits")
+        only_model = sum(1 for i in model if model[i] and not base[i])
+        only_base = sum(1 for i in model if base[i] and not model[i])
+        out |= {"delta": (only_model - only_base) / n, "mcnemar_p": mcnemar_p(only_model, only_base)}
+    return out
+
+
+def position_gap(results: dict, task: str) -> float:
+    """Best minus worst gold position of a positional suite (the "lost in the middle" size)."""
+    by_position = results[task]["by_position"]
+    metric = results[task]["primary_metric"]
+    scores = [v[metric]["score"] for v in by_position.values()]
+    return max(scores) - min(scores)
+
+
+def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:
+    predictions = [row["prediction"] for task in tasks for row in read_samples(folder, task).values()]
+    leaked = sum(1 for p in predictions if KV_PHRASING.search(p))
+    return {"share": leaked / len(predictions), "n": len(predictions), "leaked": leaked}
+
+
+def build_table(cfg: TableConfig) -> dict:
+    root = Path(cfg.results)
+    base_label, *tuned = cfg.labels
+    results = {label: load_results(root / label) for label in cfg.labels}
+    table = {"columns": [c.title for c in COLUMNS], "models": {}}
+    for label in cfg.labels:
+        folder = root / label
+        base = None if label == base_label else root / base_label
+        row = {}
+        for column in COLUMNS:
+            model_outcomes = outcomes(read_samples(folder, column.task), column)
+            base_outcomes = outcomes(read_samples(base, column.task), column) if base else None
+            row[column.title] = cell(model_outcomes, base_outcomes)
+        gaps = {task: position_gap(results[label], task) for task in GAP_TASKS}
+        table["models"][label] = {
+            "cells": row,
+            "position_gap": gaps,
+            "kv_phrasing": kv_phrasing_share(folder, NON_KV_TASKS),
+            "model": results[label][COLUMNS[0].task]["model"],
+        }
+    table["base"], table["finetuned"] = base_label, tuned
+    table["provenance"] = {
+        label: {t: {"git_commit": r["harness"]["git_commit"], "cpu": r["timing"]["cpu"]} for t, r in res.items()}
+        for label, res in results.items()
+    }
+    return table
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def format_cell(c: dict) -> str:
+    text = f"{pct(c['score'])} [{pct(c['ci95'][0])}-{pct(c['ci95'][1])}]"
+    if "delta" in c:
+        p = c["mcnemar_p"]
+        text += f"<br>{'+' if c['delta'] >= 0 else ''}{pct(c['delta'])}, p={'<0.001' if p < 0.001 else f'{p:.3f}'}"
+    return text
+
+
+def render_markdown(table: dict) -> str:
+    head = ["model", *table["columns"], "MDQA gap 10 / 20 docs", "KV phrasing in non-KV answers"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, row in table["models"].items():
+        gaps = " / ".join(pct(row["position_gap"][t]) for t in GAP_TASKS)
+        leak = row["kv_phrasing"]
+        cells = [format_cell(row["cells"][c]) for c in table["columns"]]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {gaps} | {pct(leak['share'])} (n={leak['n']}) |")
+    n = {c: table["models"][table["base"]]["cells"][c]["n"] for c in table["columns"]}
+    return "\n".join(
+        [
+            "% right with 95% Wilson intervals; under each finetuned score, the change from the base and its exact "
+            "paired McNemar p-value. Gap = best minus worst gold position (points). n per column: "
+            + ", ".join(f"{c} {k}" for c, k in n.items())
+            + ".",
+            "",
+            *lines,
+        ]
+    )
+
+
+def render_plot(table: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns, labels = table["columns"], list(table["models"])
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(columns), 4.5))
+    for k, label in enumerate(labels):
+        cells = [table["models"][label]["cells"][c] for c in columns]
+        xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(columns))]
+        ys = [100 * c["score"] for c in cells]
+        errs = [[100 * (c["score"] - c["ci95"][0]) for c in cells], [100 * (c["ci95"][1] - c["score"]) for c in cells]]
+        ax.bar(xs, ys, width, yerr=errs, capsize=2, label=label)
+    ax.set_xticks(range(len(columns)), columns, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("% right (95% interval)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, ncol=len(labels))
+    ax.set_title("SmolLM2-135M-Instruct: base vs finetuned on synthetic KV and on baseline data", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_table(cfg: TableConfig) -> Path:
+    table = build_table(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.json").write_text(json.dumps(table, indent=2) + "\n")
+    (out / "table.md").write_text(render_markdown(table) + "\n")
+    render_plot(table, out / "table.png")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_config(TableConfig, argv, "python -m evaluation.paper_table", __doc__.splitlines()[0])
+        out = write_table(cfg)
+    except USER_ERRORS as err:
+        return fail(err)
+    print((out / "table.md").read_text())
+    print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'table.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

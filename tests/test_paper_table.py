@@ -1,0 +1,118 @@
+"""The paper table from results files: paired McNemar p-values, position gaps, the KV-phrasing probe, files written.
+
+Results folders are written by the evaluation's own writer (``evaluation.results``) from hand-made predictions,
+so every number the table prints is known here in advance.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evaluation import paper_table
+from evaluation.data import EvalExample
+from evaluation.metrics import mcnemar_p
+from evaluation.results import build_results, write_results
+from evaluation.tasks import load_task
+
+KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
+
+
+def examples_for(task_name: str, n: int) -> list[EvalExample]:
+    task = load_task(task_name)
+    if task.suite == "synthetic_kv":
+        return [
+            EvalExample(f"kv{i}", f"smollm2_kv_8 depth {i % 2:.2f}", "p", ["34"], {"value": 34, "dict": "2"}, "c")
+            for i in range(n)
+        ]
+    positions = [str(p) for p in task.positions] if task.positions else ["closed-book"]
+    return [EvalExample(f"q{i}@{p}", p, "p", ["paris"]) for i in range(n) for p in positions]
+
+
+def write_model(folder, predict) -> None:
+    """One results folder: every table task, predictions from ``predict(task_name, example)``."""
+    for name in {c.task for c in paper_table.COLUMNS} | set(paper_table.NON_KV_TASKS):
+        task = load_task(name)
+        examples = examples_for(name, 10)
+        predictions = [predict(name, ex) for ex in examples]
+        results, scores = build_results(
+            task,
+            examples,
+            predictions,
+            model={"path_or_id": str(folder)},
+            data_files=[],
+            variant="test",
+            limit=10,
+            generation={},
+            seconds=1.0,
+            commit="abc",
+        )
+        write_results(folder, results, examples, predictions, scores)
+
+
+def base_predict(task, ex):
+    if task.startswith("synthetic"):
+        return "I do not know"
+    return "paris" if ex.id.startswith(("q0", "q1", "q2")) else "london"
+
+
+def tuned_predict(task, ex):
+    if task.startswith("synthetic"):
+        return KV_ANSWER
+    if task == "nq_closed":  # loses 2 of the base's 3 right answers, with the KV phrasing: format leakage
+        return "paris" if ex.id.startswith("q0") else "The answer is in Dictionary [3]."
+    if task == "mdqa_20docs":  # right everywhere but at the middle position
+        return "london" if ex.position == "10" else "paris"
+    return base_predict(task, ex)
+
+
+@pytest.fixture()
+def results(tmp_path):
+    root = tmp_path / "results"
+    write_model(root / "base", base_predict)
+    write_model(root / "synthetic", tuned_predict)
+    return root
+
+
+def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_path):
+    out = tmp_path / "table"
+    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 0
+    table = json.loads((out / "table.json").read_text())
+    tuned = table["models"]["synthetic"]
+    kv = tuned["cells"]["KV value, 8/20 dicts"]
+    assert (kv["score"], kv["delta"], kv["n"]) == (1.0, 1.0, 10)
+    assert kv["mcnemar_p"] == pytest.approx(mcnemar_p(10, 0))  # 10 discordant pairs, all one way: p = 2/1024
+    nq = tuned["cells"]["NQ closed-book"]
+    assert (nq["score"], nq["delta"]) == (pytest.approx(0.1), pytest.approx(-0.2))
+    assert nq["mcnemar_p"] == pytest.approx(mcnemar_p(0, 2))  # two right answers lost, none gained: p = 0.5
+    assert tuned["position_gap"]["mdqa_20docs"] == pytest.approx(1.0)  # 100% at 1 and 20, 0% at 10
+    assert table["models"]["base"]["position_gap"]["mdqa_20docs"] == pytest.approx(0.0)
+    # leakage: 9 of the 10 closed-book answers (all but q0) use the KV phrasing, none of the MDQA / Liu answers
+    n_non_kv = tuned["kv_phrasing"]["n"]
+    assert tuned["kv_phrasing"]["leaked"] == 9 and table["models"]["base"]["kv_phrasing"]["leaked"] == 0
+    assert n_non_kv == 10 * 3 + 10 * 3 + 10 * 3 + 10  # mdqa_10docs, mdqa_20docs, liu_kv_10keys x 3 positions, NQ
+    markdown = (out / "table.md").read_text()
+    assert "| synthetic | 100.0 [" in markdown and "-20.0, p=0.500" in markdown
+    assert (out / "table.png").stat().st_size > 10_000
+
+
+def test_missing_model_or_mismatched_examples_are_refused(results, tmp_path, capsys):
+    out = tmp_path / "table"
+    assert paper_table.main(["--results", str(results), "--models", "base,mdqa", "--out", str(out)]) == 2
+    assert "no results for mdqa" in capsys.readouterr().err
+    # a finetuned model evaluated on other examples than the base cannot be paired
+    (results / "synthetic" / "nq_closed.samples.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "other",
+                "position": "closed-book",
+                "prediction": "x",
+                "answers": [],
+                "scores": {"best_subspan_em": 0.0},
+            }
+        )
+        + "\n"
+    )
+    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 2
+    assert "cover different examples" in capsys.readouterr().err
