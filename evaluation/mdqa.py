@@ -22,7 +22,9 @@ gold index 0-based) from a folder or a Hub dataset repo, for users who have them
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from rank_bm25 import BM25Okapi
@@ -76,26 +78,31 @@ def build_distractor_index(questions: list[NQQuestion]) -> BM25Okapi:
     return BM25Okapi([_bm25_tokens(f"{q.gold.title} {q.gold.text}") for q in questions])
 
 
-def choose_distractors(questions: list[NQQuestion], index: BM25Okapi, qi: int, k: int) -> list[Passage]:
-    """The ``k`` BM25-closest other gold passages containing none of question ``qi``'s answers.
+def rank_distractors(questions: list[NQQuestion], index: BM25Okapi, qi: int) -> Iterator[Passage]:
+    """Other gold passages containing none of question ``qi``'s answers, BM25-closest to its question first.
 
-    Ties break by file order, so the choice is a pure function of the file; duplicates of the gold passage
-    (several questions can share one) are skipped.
+    Ties break by file order, so the ranking is a pure function of the file; duplicates of the gold passage
+    (several questions can share one) and of each other are skipped. Lazy: a caller filling a token budget
+    takes only as many as fit.
     """
     q = questions[qi]
     scores = index.get_scores([t for t in _bm25_tokens(q.question) if t not in QUERY_STOPWORDS])
     ranked = sorted(range(len(questions)), key=lambda j: (-scores[j], j))
-    chosen: list[Passage] = []
     seen = {(q.gold.title, q.gold.text)}
     for j in ranked:
         cand = questions[j].gold
         if j == qi or (cand.title, cand.text) in seen or contains_answer(cand, q.answers):
             continue
         seen.add((cand.title, cand.text))
-        chosen.append(cand)
-        if len(chosen) == k:
-            return chosen
-    raise ValueError(f"only {len(chosen)} answer-free distractors for question {qi}; need {k}")
+        yield cand
+
+
+def choose_distractors(questions: list[NQQuestion], index: BM25Okapi, qi: int, k: int) -> list[Passage]:
+    """The ``k`` BM25-closest other gold passages containing none of question ``qi``'s answers."""
+    chosen = list(islice(rank_distractors(questions, index, qi), k))
+    if len(chosen) < k:
+        raise ValueError(f"only {len(chosen)} answer-free distractors for question {qi}; need {k}")
+    return chosen
 
 
 def place_gold(gold: Passage, distractors: list[Passage], position: int) -> list[Passage]:
