@@ -21,6 +21,7 @@ from evaluation.generation import (
 from evaluation.liu_kv import build_liu_kv_examples
 from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
+from evaluation.nq_halves import select_half
 from evaluation.results import build_results, git_commit, write_results
 from evaluation.synthetic_kv import load_synthetic_examples
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
@@ -88,10 +89,13 @@ def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample],
         examples, files = load_original_mdqa(task, cfg.mdqa_original, cfg.limit)
         return examples, files, f"liu-original: {task.num_docs} Contriever-retrieved documents [{cfg.mdqa_original}]"
     path = resolve_data_file(task.data_file, cfg.data_dir, cfg.data_repo)
-    if task.suite == "mdqa":
-        return build_mdqa_examples(task, load_nq_oracle(path), cfg.limit), [path], task.variant
-    if task.suite == "nq_closed":
-        return build_closed_book_examples(task, load_nq_oracle(path), cfg.limit), [path], task.variant
+    if task.suite in ("mdqa", "nq_closed"):
+        # one half of the questions only (and, for mdqa, distractors from that half): see evaluation/nq_halves.py
+        questions = load_nq_oracle(path)
+        half = select_half(questions, [q.question for q in questions], task.nq_half)
+        variant = f"{task.variant}; NQ {task.nq_half} half ({len(half)} of {len(questions)} questions)"
+        build = build_mdqa_examples if task.suite == "mdqa" else build_closed_book_examples
+        return build(task, half, cfg.limit), [path], variant
     rows = list(read_jsonl(path))
     return build_liu_kv_examples(task, rows, cfg.limit, cfg.seed), [path], task.variant
 

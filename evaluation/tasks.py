@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from evaluation.nq_halves import HALVES
 from infra.cli import UserError
 
 TASK_DIR = Path(__file__).parent / "tasks"
@@ -46,6 +47,11 @@ class TaskConfig:
     num_pairs: int = _field(0, "liu_kv: key-value pairs per prompt after subsampling (0 = keep all 75).")
     data_file: str = _field("", "File under --data-dir this task reads (mdqa, liu_kv, nq_closed).")
     dataset_configs: list[str] = _field([], "synthetic_kv: dataset configs to read (test split); '*_sweep' = all.")
+    nq_half: str = _field(
+        "eval",
+        "mdqa, nq_closed: which half of the NQ questions (evaluation/nq_halves.py): eval for reported numbers; "
+        "train only for validation while choosing a recipe (the baseline finetuning data come from it too).",
+    )
     variant: str = _field("", "Which data variant produced a number (recorded beside it on the card).")
 
     def __post_init__(self) -> None:
@@ -74,6 +80,8 @@ class TaskConfig:
                 raise EvalConfigError(f"task {self.name}: positions {bad} outside 1..{limit} pairs")
         if self.suite in ("mdqa", "liu_kv", "nq_closed") and not self.data_file:
             raise EvalConfigError(f"task {self.name}: data_file is empty; name the file under --data-dir")
+        if self.nq_half not in HALVES:
+            raise EvalConfigError(f"task {self.name}: nq_half={self.nq_half!r}; use one of {', '.join(HALVES)}")
         if self.suite == "synthetic_kv" and not self.dataset_configs:
             raise EvalConfigError(f"task {self.name}: dataset_configs is empty; e.g. [smollm2_kv_600, '*_sweep']")
 

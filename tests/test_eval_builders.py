@@ -53,7 +53,7 @@ TOPICS = [
 ]
 
 
-def write_oracle(path, n_extra=12):
+def write_oracle(path, n_extra=40):
     rows = []
     for title, text, question, answers in TOPICS:
         rows.append(
@@ -63,7 +63,7 @@ def write_oracle(path, n_extra=12):
                 "ctxs": [{"title": title, "text": text, "hasanswer": True, "isgold": True}],
             }
         )
-    for i in range(n_extra):  # filler questions so every question has enough answer-free distractors
+    for i in range(n_extra):  # filler questions: every question has enough answer-free distractors in its NQ half
         rows.append(
             {
                 "question": f"what is filler fact {i}",
