@@ -94,5 +94,5 @@ def read_dataset(name: str, config: str | None = None, split: str | None = None,
     try:
         return load_dataset(builder, data_files=data_files, split=split)
     except Exception as err:  # e.g. pyarrow's ArrowInvalid for a damaged Parquet file
-        fix = REBUILD.format(folder=name, config=config) if local.is_dir() else f"replace {name}"
+        fix = f"rebuild it: {REBUILD.format(folder=name, config=config)}" if local.is_dir() else f"replace {name}"
         raise DataLoadError(f"dataset {name}, config {config}: files cannot be read ({err}); {fix}") from err

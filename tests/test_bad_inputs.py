@@ -1,0 +1,259 @@
+"""Every entry point, every bad input a user tried: exit code 2, one line `error: <problem>; <fix>` on stderr, no
+traceback, and nothing written or deleted (the folder the case ran in is byte-for-byte what it was before)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_card_render import write_fixture_results
+from test_eval_builders import write_synthetic_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for folders), hidden ones included."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in folder.rglob("*")}
+
+
+def chats(n: int = 12) -> list[dict]:
+    turn = [{"role": "user", "content": "Report the value of key 1."}, {"role": "assistant", "content": "It is 2."}]
+    return [{"messages": turn} for _ in range(n)]
+
+
+def jsonl(path: Path, rows: list) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def dataset_builder(t: Path) -> Callable:
+    from dataset_builder.__main__ import main
+
+    return main
+
+
+def embedded_model(t: Path) -> Callable:
+    from training.embedded_model import main
+
+    return main
+
+
+def openai_finetune(t: Path) -> Callable:
+    from training.openai_finetune import main
+
+    return main
+
+
+def model_cards(t: Path) -> Callable:
+    from model_cards.__main__ import main
+
+    return main
+
+
+def hub_release(t: Path) -> Callable:
+    from hub_release.__main__ import main
+
+    return main
+
+
+def measure_kv(t: Path) -> Callable:
+    from training.measure_kv import main
+
+    return main
+
+
+def evaluation(t: Path) -> Callable:
+    from evaluation.__main__ import main
+
+    return main
+
+
+def results(t: Path) -> tuple[str, str]:
+    base, ft = t / "results" / "base", t / "results" / "finetuned"
+    write_fixture_results(base, "nq_closed", {"closed-book": 3})
+    write_fixture_results(ft, "nq_closed", {"closed-book": 5}, model="ft")
+    return str(base), str(ft)
+
+
+def recipe(t: Path, text: str = "output_dir: out\n") -> str:
+    (t / "recipe.yaml").write_text(text)
+    return str(t / "recipe.yaml")
+
+
+def release_args(t: Path, *extra: str) -> list[str]:
+    dirs = ("dataset_dir", "base_model_dir", "results_dir", "cards_dir", "release_dir", "state_dir")
+    return [item for d in dirs for item in (f"--{d}", str(t / d))] + ["--recipe", recipe(t), *extra]
+
+
+def damaged_dataset(t: Path) -> str:
+    folder = write_synthetic_dataset(t / "ds")
+    (folder / "data" / "smollm2_kv_600" / "test-00000-of-00001.parquet").write_bytes(b"PAR1 then garbage")
+    return str(folder)
+
+
+def liu_data(t: Path) -> str:
+    from test_eval_builders import write_oracle
+
+    (t / "liu").mkdir()
+    write_oracle(t / "liu" / "nq-open-oracle-dev.jsonl.gz")
+    return str(t / "liu")
+
+
+def a_file(t: Path, name: str = "notes.txt") -> str:
+    (t / name).write_text("the user's notes")
+    return str(t / name)
+
+
+def foreign_folder(t: Path, name: str = "mine") -> str:
+    (t / name).mkdir()
+    (t / name / "weights.bin").write_bytes(b"the user's weights")
+    return str(t / name)
+
+
+def yaml_list(t: Path, name: str = "list.yaml") -> str:
+    (t / name).write_text("- name: simple_kv\n- seed: 1\n")
+    return str(t / name)
+
+
+def tiny(t: Path) -> str:
+    from tiny_model import save_tiny_model
+
+    return str(save_tiny_model(t / "tiny"))
+
+
+# (id, entry point, argv builder, environment, words the one line must contain)
+CASES = [
+    ("yaml-not-a-mapping", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs", yaml_list(t)],
+     {}, "not a mapping"),
+    ("out-is-a-file", dataset_builder, lambda t: ["build", "--out", a_file(t), "--configs", "smollm2_kv_600"],
+     {}, "is a file"),
+    ("out-under-a-file", dataset_builder, lambda t: ["build", "--out", a_file(t) + "/ds", "--configs", "simple_kv"],
+     {}, "which is a file"),
+    ("out-not-ours", dataset_builder, lambda t: ["build", "--out", foreign_folder(t), "--configs", "smollm2_kv_600"],
+     {}, "did not write it"),
+    ("same-name-twice", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs", "simple_kv",
+     "simple_kv"], {}, "two configs are named 'simple_kv'"),
+    ("push-offline", dataset_builder, lambda t: ["push", "--folder", write_synthetic_dataset(t / "ds").as_posix(),
+     "--repo-id", "me/kv"], {"HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+    ("push-bad-repo-id", dataset_builder, lambda t: ["push", "--folder", write_synthetic_dataset(t / "ds").as_posix(),
+     "--repo-id", "me/not valid!"], {}, "not a valid Hub id"),
+    ("model-out-is-a-file", embedded_model, lambda t: ["--out", a_file(t)], {}, "is a file"),
+    ("model-out-not-ours", embedded_model, lambda t: ["--out", foreign_folder(t)], {}, "did not write it"),
+    ("jsonl-not-utf8", openai_finetune, lambda t: ["--train", str(t / "x.jsonl")], {}, "not UTF-8"),
+    ("jsonl-row-is-a-list", openai_finetune, lambda t: ["--train", jsonl(t / "x.jsonl", [[1, 2]] * 12)], {},
+     "not a {'messages': [...]} chat"),
+    ("jsonl-messages-a-string", openai_finetune, lambda t: ["--train", jsonl(t / "x.jsonl", [{"messages": "hi"}])],
+     {}, "not a {'messages': [...]} chat"),
+    ("jsonl-message-not-object", openai_finetune, lambda t: ["--train", jsonl(t / "x.jsonl", [{"messages": ["hi"]}])],
+     {}, "string 'content'"),
+    ("jsonl-not-json", openai_finetune, lambda t: ["--train", a_file(t, "x.jsonl")], {}, "not JSON"),
+    ("results-folder-misspelled", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+     str(t / "results" / "finetund"), "--out", str(t / "card"), "--model-id", "me/m"], {}, "finetund does not exist"),
+    ("results-other-schema", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+     str(t / "old"), "--out", str(t / "card"), "--model-id", "me/m"], {}, "has results schema 1, this code reads"),
+    ("card-out-is-a-file", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+     results(t)[1], "--out", a_file(t), "--model-id", "me/m"], {}, "is a file"),
+    ("card-bad-model-id", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+     results(t)[1], "--out", str(t / "card"), "--model-id", "no good/x/y"], {}, "not a valid Hub id"),
+    ("recipe-not-a-mapping", hub_release, lambda t: [*release_args(t), "--recipe", yaml_list(t, "r.yaml")], {},
+     "is not a mapping with an output_dir"),
+    ("release-unknown-stage", hub_release, lambda t: release_args(t, "--only", "stage,publish"), {},
+     "unknown stage(s) ['publish']"),
+    ("release-output-is-a-file", hub_release, lambda t: [*release_args(t, "--only", "cards"), "--cards_dir",
+     a_file(t)], {}, "is a file"),
+    ("stage-without-inputs", hub_release, lambda t: release_args(t, "--only", "stage"), {}, "run the dataset stage"),
+    ("release-push-offline", hub_release, lambda t: release_args(t, "--only", "push"),
+     {"HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+    ("folder-not-a-model", measure_kv, lambda t: ["--model", str(write_synthetic_dataset(t / "ds"))], {},
+     "is not a model folder (no config (config.json), no weights, no tokenizer)"),
+    ("measure-out-is-a-folder", measure_kv, lambda t: ["--model", tiny(t), "--out", foreign_folder(t)], {},
+     "is a folder"),
+    ("eval-corrupt-parquet", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
+     str(t / "res"), "--dataset", damaged_dataset(t)], {}, "files cannot be read"),
+    ("eval-hub-id-offline", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
+     str(t / "res"), "--dataset", "nobody/no-such-dataset"], {"HF_HUB_OFFLINE": "1"}, "the Hub is offline"),
+    ("eval-task-yaml-a-list", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", yaml_list(t), "--out",
+     str(t / "res"), "--data-dir", liu_data(t)], {}, "not a mapping"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "entry", "make_argv", "env", "words"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_writes_nothing(case, entry, make_argv, env, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    work = tmp_path / "work"
+    work.mkdir()
+    if case == "jsonl-not-utf8":
+        (work / "x.jsonl").write_bytes(json.dumps(chats()[0]).encode() + b"\n" + "é".encode("latin-1") + b"\n")
+    argv = make_argv(work)
+    if case == "results-other-schema":
+        old = work / "old"
+        old.mkdir()
+        record = json.loads((work / "results" / "finetuned" / "nq_closed.json").read_text())
+        (old / "nq_closed.json").write_text(json.dumps({**record, "schema": 1}))
+    before = snapshot(work)
+    main = entry(work)
+    capsys.readouterr()
+
+    code = main(argv)
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    progress = re.compile(r"^\S+: +\d+%\|")  # the release's tqdm bar, redrawn with \r, is not an error line
+    lines = [line for line in err.splitlines() if line.strip() and not progress.match(line)]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert words in lines[0]
+    assert snapshot(work) == before, "a refused command must not write or delete anything"
+
+
+def test_entry_point_exit_code_from_the_shell(tmp_path):
+    (tmp_path / "r.yaml").write_text("- a list\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub_release",
+            "--recipe",
+            str(tmp_path / "r.yaml"),
+            "--state_dir",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: recipe") and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_damaged_config_kept_from_an_earlier_build_is_one_line(tmp_path, capsys):
+    """A rebuild that reuses one config and keeps another whose Parquet was damaged: one line, nothing replaced."""
+    import yaml
+
+    from dataset_builder.__main__ import main
+
+    values = yaml.safe_load((ROOT / "dataset_builder" / "configs" / "smollm2_kv_600.yaml").read_text())
+    paths = []
+    for name in ("a_kv", "b_kv"):
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump({**values, "name": name, "train_size": 4, "test_size": 2})
+        )
+        paths.append(str(tmp_path / f"{name}.yaml"))
+    out = tmp_path / "ds"
+    assert main(["build", "--out", str(out), "--configs", *paths]) == 0
+    with gzip.open(out / "data" / "b_kv" / "test-00000-of-00001.parquet", "wb") as handle:
+        handle.write(b"not parquet")
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(["build", "--out", str(out), "--configs", paths[0]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config b_kv changed since they were written" in err and "--configs" in err
+    assert snapshot(tmp_path) == before
