@@ -100,3 +100,45 @@ bench-train: model $(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parqu
 openai-finetune: $(STAMP)
 	$(PY) -m training.openai_finetune --train $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl --suffix $(subst _,-,$(OPENAI_CONFIG))
 # --- end training targets ---
+
+# --- paper table: does the paper's effect reproduce on the embedded model? ---
+# The same CPU recipe trained on four datasets (synthetic KV, synthetic KV + answer template, MDQA-style and
+# needle-style factual baselines built from the NQ train half), the base and all four evaluated on the same suites
+# (NQ suites on the NQ eval half only), then one table: scores, 95% intervals, paired McNemar p vs the base,
+# MDQA position gaps, KV-phrasing leakage. Every stage is skipped when its output exists, so a rerun resumes.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+PAPER_DIR := $(BUILD)/paper
+PAPER_CONFIGS := smollm2_kv_600 smollm2_kv_600_template smollm2_mdqa_600 smollm2_niah_600 smollm2_kv_8 smollm2_kv_20
+PAPER_MODELS := base synthetic synthetic_template mdqa niah
+RECIPES := training/recipes/smollm2-135m-instruct/sft
+recipe_synthetic := $(RECIPES)/smollm2_kv_600_full.yaml
+recipe_synthetic_template := $(RECIPES)/smollm2_kv_600_template_full.yaml
+recipe_mdqa := $(RECIPES)/smollm2_mdqa_600_full.yaml
+recipe_niah := $(RECIPES)/smollm2_niah_600_full.yaml
+model_base := $(MODEL_DIR)
+model_synthetic := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
+model_synthetic_template := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600_template-sft-full
+model_mdqa := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_mdqa_600-sft-full
+model_niah := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_niah_600-sft-full
+# task:limit (limit = rows per gold position / per sweep depth; "all" = every eval-half question).
+PAPER_EVAL ?= synthetic_kv_ood:20 mdqa_10docs:40 mdqa_20docs:40 liu_kv_10keys:40 nq_closed:all
+
+.PHONY: paper-table paper-data
+paper-data: model
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs $(PAPER_CONFIGS)
+
+# One results folder per model: train it if it has a recipe (a finished run is reused), then each suite once.
+$(PAPER_DIR)/results/%/done: | paper-data
+	if [ -n "$(recipe_$*)" ]; then $(PY) -m training.sft --config $(recipe_$*); fi
+	for spec in $(PAPER_EVAL); do \
+		task=$${spec%%:*}; limit=$${spec##*:}; \
+		[ -f $(@D)/$$task.json ] || $(PY) -m evaluation run --model $(model_$*) --suites $$task \
+			--dataset $(DATASET_DIR) --out $(@D) $$( [ $$limit = all ] || echo --limit $$limit ) || exit 1; \
+	done
+	touch $@
+
+## The paper's Table 2 for SmolLM2-135M: build/paper/table.{md,json,png} (trains and evaluates what is missing).
+paper-table: $(foreach m,$(PAPER_MODELS),$(PAPER_DIR)/results/$(m)/done)
+	$(PY) -m evaluation.paper_table --results $(PAPER_DIR)/results --models $(subst $(space),$(comma),$(PAPER_MODELS)) --out $(PAPER_DIR)
