@@ -199,9 +199,9 @@ def stage_stage(cfg: ReleaseConfig) -> dict:
     if not (cards / "README.md").is_file():
         raise ReleaseError(f"{cards} has no model card; run the cards stage")
     hidden = shutil.ignore_patterns(".*", "__pycache__")
-    with staged_folder(root / "dataset", STAGE_COMMAND) as tmp:
+    with staged_folder(root / "dataset", STAGE_COMMAND, hash_files=False) as tmp:
         shutil.copytree(cfg.dataset_dir, tmp, ignore=hidden, dirs_exist_ok=True)
-    with staged_folder(root / "model", STAGE_COMMAND) as tmp:
+    with staged_folder(root / "model", STAGE_COMMAND, hash_files=False) as tmp:
         # checkpoints are resume state, not part of the published model; the card replaces the training stub
         shutil.copytree(
             cfg.finetuned_dir, tmp, ignore=shutil.ignore_patterns(".*", "checkpoint-*", "runs"), dirs_exist_ok=True

@@ -92,10 +92,11 @@ def check_results_folder(path: Path) -> None:
         raise OutputError(f"folder {path} cannot be created: {blocker} is a file; give another path")
 
 
-def mark(folder: Path, command: str) -> None:
-    """Record that ``command`` wrote ``folder``, with every file's sha256 (so damage is detectable later)."""
+def mark(folder: Path, command: str, hash_files: bool = True) -> None:
+    """Record that ``command`` wrote ``folder`` and, with ``hash_files``, every file's sha256 (so a later run can
+    tell a damaged file from its own: :func:`damaged_files`). Copies of outputs (a staged release) skip the hashing."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER) if hash_files else []
     record = {"command": command, "files": {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}}
     (folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
@@ -127,43 +128,48 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_siblings(out: Path) -> list[Path]:
     """Delete ``.<name>.tmp-/old-<host>-<pid>`` folders whose process (on this host) is gone; returns them."""
     out = Path(out)
-    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(?:tmp|old)-(?P<host>.+)-(?P<pid>\d+)$")
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(?:tmp|old)-(?:(?P<host>.+)-)?(?P<pid>\d+)$")
     removed = []
     for path in sorted(out.parent.glob(f".{out.name}.*")) if out.parent.is_dir() else []:
         match = pattern.match(path.name)
-        if match and match["host"] == socket.gethostname() and not _pid_alive(int(match["pid"])):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        # no host: the names an earlier version of this module gave (".<name>.tmp-<pid>"), always on this host
+        if match and match["host"] in (None, socket.gethostname()) and not _pid_alive(int(match["pid"])):
+            _remove(path)
             print(f"removed {path}, left by a killed run")
             removed.append(path)
     return removed
 
 
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def replace_folder(new: Path, out: Path) -> None:
     """Put the finished folder ``new`` at ``out``; the previous ``out`` (already checked replaceable) goes."""
     old = _sibling(out, "old")
-    if out.exists():
+    if out.exists() or out.is_symlink():
         out.rename(old)
     new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
 
 
 @contextmanager
-def staged_folder(out: Path, command: str, force: bool = False) -> Iterator[Path]:
+def staged_folder(out: Path, command: str, force: bool = False, hash_files: bool = True) -> Iterator[Path]:
     """Yield an empty hidden sibling of ``out`` to write into; when the block ends normally, mark it as written by
     ``command`` and swap it into place. On any error it is deleted and ``out`` is untouched."""
     out = Path(out)
     check_output_folder(out, command, force)
     remove_stale_siblings(out)
     tmp = _sibling(out, "tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
     tmp.mkdir(parents=True)
     try:
         yield tmp
-        mark(tmp, command)
+        mark(tmp, command, hash_files)
         replace_folder(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise

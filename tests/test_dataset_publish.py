@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,9 +193,13 @@ def test_stale_temp_folder_of_a_killed_build_is_removed(tmp_path):
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".out.tmp-{socket.gethostname()}-{dead.stdout.strip()}"
-    (stale / "data").mkdir(parents=True)
+    legacy = tmp_path / f".out.old-{dead.stdout.strip()}"  # the name the builder gave before hosts were recorded
+    running = tmp_path / f".out.tmp-{socket.gethostname()}-{os.getppid()}"  # a live build of the same folder
+    for folder in (stale, legacy, running):
+        (folder / "data").mkdir(parents=True)
     build_folder(tmp_path / "out", [small_config(tmp_path, "smollm2_kv_600")])
-    assert not stale.exists() and (tmp_path / "out" / "README.md").is_file()
+    assert not stale.exists() and not legacy.exists() and (tmp_path / "out" / "README.md").is_file()
+    assert running.is_dir(), "a folder a live process is writing is not touched"
 
 
 def test_card_marks_the_papers_config_as_default(tmp_path):
