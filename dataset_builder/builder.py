@@ -22,8 +22,8 @@ from typing import Any
 import datasets
 
 from dataset_builder.config import DEFAULT_CONFIG, KVConfig, load_config, named_configs
-from dataset_builder.generate import build_splits
 from dataset_builder.schema import FEATURES
+from dataset_builder.splits import build_splits
 from dataset_builder.tokens import load_counter
 
 VERSION = datasets.Version("1.0.0")

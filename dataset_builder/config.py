@@ -3,6 +3,10 @@
 A named config is ``dataset_builder/configs/<name>.yaml`` whose keys are exactly the fields of
 :class:`KVConfig`; an unknown key, a wrong type or an impossible value raises :class:`ConfigError`
 naming the field and the fix. The same parser reads user YAML files and CLI overrides.
+
+Four tasks share it: the paper's synthetic ``simple_kv`` and ``multi_subkey_kv`` (generate.py), and the factual
+baselines ``mdqa`` and ``niah`` (baselines.py). A field that does not apply to a task is ignored for it (its help
+says which tasks read it), is not validated for it, and is left out of the config's snapshot.
 """
 
 from __future__ import annotations
@@ -18,7 +22,28 @@ import yaml
 from infra.cli import UserError
 
 NAMED_CONFIG_DIR = Path(__file__).parent / "configs"
-TASKS = ("simple_kv", "multi_subkey_kv")
+KV_TASKS = ("simple_kv", "multi_subkey_kv")
+# Factual long-context finetuning data the paper contrasts with its synthetic data (baselines.py).
+BASELINE_TASKS = ("mdqa", "niah")
+TASKS = KV_TASKS + BASELINE_TASKS
+# Read by the KV tasks only; mdqa and niah ignore them.
+KV_ONLY_FIELDS = (
+    "pairs_per_dict",
+    "gold_dict_size",
+    "key_digits",
+    "value_digits",
+    "subkeys_per_key",
+    "gold_key_subkeys",
+    "num_common_subkeys",
+    "prob_has_common",
+    "prob_per_common",
+    "answer_template",
+    "shuffle_names",
+)
+# Read by mdqa and niah only; the KV tasks ignore it.
+BASELINE_ONLY_FIELDS = ("source_file",)
+# Liu et al.'s NQ-Open oracle file, seen from the repository root (the shared read-only copy; never copied here).
+DEFAULT_SOURCE_FILE = "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
 POSITION_POLICIES = ("uniform", "grid")
 # Built-in tokenizer names; anything else must be a local Hugging Face tokenizer folder.
 BUILTIN_TOKENIZERS = ("mistral-v1", "smollm2")
@@ -41,32 +66,51 @@ def _field(default: Any, help: str, **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class KVConfig:
-    """Every knob of the paper's two key-value retrieval tasks (Xiong et al. 2024, section 2)."""
+    """Every knob of the paper's two key-value retrieval tasks (Xiong et al. 2024, section 2) and of the two
+    factual baselines (mdqa, niah). A help text opening with tasks ("KV only:", "multi_subkey_kv:", "mdqa/niah
+    only:") marks a field the other tasks ignore."""
 
     name: str = _field("custom", "Config name: lower-case letters, digits, underscores. Names the Hub config.")
     description: str = _field("", "One line for the dataset card.")
-    task: str = _field("simple_kv", "simple_kv (integer keys) or multi_subkey_kv (tuple keys, harder).")
-    num_dicts: int | None = _field(85, "Dictionaries per prompt; null = as many as fit max_tokens.")
-    pairs_per_dict: list[int] = _field([3, 4], "[min, max] key-value pairs in each distractor dictionary.")
-    gold_dict_size: int = _field(3, "Pairs in the dictionary holding the gold key (must lie in pairs_per_dict).")
-    key_digits: list[int] = _field([3, 4], "[min, max] digits of each key (of each subkey for multi_subkey_kv).")
-    value_digits: list[int] = _field([3, 4], "[min, max] digits of each value.")
+    task: str = _field(
+        "simple_kv",
+        "simple_kv (integer keys), multi_subkey_kv (tuple keys, harder), or the factual baselines mdqa "
+        "(multi-document QA) and niah (needle in a haystack), built from source_file.",
+    )
+    source_file: str = _field(
+        DEFAULT_SOURCE_FILE,
+        "mdqa/niah only: Liu et al.'s nq-open-oracle-dev.jsonl.gz; a relative path is looked up from the current "
+        "directory, then from the repository root.",
+    )
+    num_dicts: int | None = _field(
+        85,
+        "Dictionaries per prompt (mdqa: documents, gold included; niah: paragraphs, the needle's own included); "
+        "null = as many as fit max_tokens.",
+    )
+    pairs_per_dict: list[int] = _field([3, 4], "KV only: [min, max] key-value pairs in each distractor dictionary.")
+    gold_dict_size: int = _field(3, "KV only: pairs in the gold key's dictionary (must lie in pairs_per_dict).")
+    key_digits: list[int] = _field([3, 4], "KV only: [min, max] digits of each key (of each multi_subkey_kv subkey).")
+    value_digits: list[int] = _field([3, 4], "KV only: [min, max] digits of each value.")
     subkeys_per_key: list[int] = _field([3, 4], "multi_subkey_kv: [min, max] integers in each distractor key.")
     gold_key_subkeys: int = _field(3, "multi_subkey_kv: integers in the gold key.")
     num_common_subkeys: int = _field(2, "multi_subkey_kv: integers shared with distractors (< gold_key_subkeys).")
     prob_has_common: float = _field(0.5, "multi_subkey_kv: probability a distractor key draws from the common set.")
     prob_per_common: float = _field(0.5, "multi_subkey_kv: probability of each common integer, given the above.")
-    answer_template: bool = _field(False, "Append 'Answer in the following template: ...' to the question.")
-    shuffle_names: bool = _field(False, "Name dictionaries by a random permutation of 1..n instead of in order.")
+    answer_template: bool = _field(False, "KV only: append 'Answer in the following template: ...' to the question.")
+    shuffle_names: bool = _field(False, "KV only: name dictionaries by a random permutation of 1..n, not in order.")
     max_tokens: int = _field(4096, "Budget for the full chat-formatted example, answer included.")
     tokenizer: str = _field("mistral-v1", "mistral-v1, smollm2, or a local Hugging Face tokenizer folder.")
     position_policy: str = _field("uniform", "uniform (with frac_first/frac_top) or grid (fixed depths).")
-    frac_first: float = _field(0.05, "uniform: fraction of samples with the gold dictionary first.")
+    frac_first: float = _field(0.05, "uniform: fraction of samples with the gold dictionary (document, needle) first.")
     frac_top: float = _field(0.03, "uniform: fraction with the gold dictionary among the first top_k.")
     top_k: int = _field(5, "uniform: how many leading positions frac_top covers.")
     depths: list[float] = _field([], "grid: gold depths in [0, 1] (0 = first dictionary, 1 = last).")
-    train_size: int = _field(350, "Train samples (0 only for grid test sets).")
-    test_size: int = _field(150, "Test samples (grid: a multiple of len(depths), spread evenly).")
+    train_size: int = _field(
+        350, "Train samples (0 only for grid test sets). mdqa/niah: the first train_size usable train-half questions."
+    )
+    test_size: int = _field(
+        150, "Test samples (grid: a multiple of len(depths), spread evenly). mdqa/niah: the next test_size questions."
+    )
     seed: int = _field(0, "Seed; train and test use independent streams derived from it.")
 
     def __post_init__(self) -> None:
@@ -104,31 +148,55 @@ def key_space(digits: list[int]) -> int:
 
 
 def validate(cfg: KVConfig) -> None:
-    """Everything that can be checked without a tokenizer; the token budget is checked in generate.py."""
+    """Everything that can be checked without a tokenizer or the source file; the token budget is checked when rows
+    are generated (generate.py, baselines.py), the source file when it is read (baselines.py)."""
     if not _NAME_RE.match(cfg.name):
         _fail("name", f"{cfg.name!r} is not a valid config name", "use lower-case letters, digits and underscores")
     if cfg.task not in TASKS:
         _fail("task", f"unknown task {cfg.task!r}", f"use one of {', '.join(TASKS)}")
     if cfg.position_policy not in POSITION_POLICIES:
         _fail("position_policy", f"unknown policy {cfg.position_policy!r}", f"use one of {POSITION_POLICIES}")
-    for name in ("pairs_per_dict", "key_digits", "value_digits", "subkeys_per_key"):
-        _check_range(cfg, name, low=1)
     if cfg.num_dicts is not None and cfg.num_dicts <= 0:
         _fail("num_dicts", f"{cfg.num_dicts} is not positive", "use a positive count, or null to fill max_tokens")
+    if cfg.max_tokens <= 0:
+        _fail("max_tokens", f"{cfg.max_tokens} is not positive", "give the token budget, e.g. 4096")
+    for name in ("frac_first", "frac_top"):
+        _check_prob(cfg, name)
+    if cfg.frac_first + cfg.frac_top > 1.0:
+        _fail("frac_top", f"frac_first + frac_top = {cfg.frac_first + cfg.frac_top} > 1", "lower one of them")
+    if cfg.top_k <= 0:
+        _fail("top_k", f"{cfg.top_k} is not positive", "use a positive number of leading positions")
+    if cfg.task in KV_TASKS:
+        validate_kv(cfg)
+    elif not cfg.source_file:
+        _fail(
+            "source_file", "is empty", f"give the path of Liu et al.'s NQ-Open oracle file, e.g. {DEFAULT_SOURCE_FILE}"
+        )
+    if cfg.position_policy == "grid":
+        if not cfg.depths or not all(0.0 <= d <= 1.0 for d in cfg.depths):
+            _fail("depths", f"grid needs depths in [0, 1], got {cfg.depths!r}", "list depths like [0, 0.5, 1]")
+        if cfg.test_size % len(cfg.depths):
+            _fail("test_size", f"{cfg.test_size} is not a multiple of {len(cfg.depths)} depths", "round it")
+    elif cfg.depths:
+        _fail("depths", "set but position_policy is 'uniform'", "set position_policy: grid, or drop depths")
+    if cfg.train_size < 0 or cfg.test_size <= 0:
+        _fail("train_size/test_size", f"sizes {cfg.train_size}/{cfg.test_size}", "use train ≥ 0 and test > 0")
+    if cfg.train_size == 0 and cfg.position_policy != "grid":
+        _fail("train_size", "0 train samples", "give a positive size (only grid test sets may have no train split)")
+
+
+def validate_kv(cfg: KVConfig) -> None:
+    """The fields only the synthetic KV tasks read (the baselines ignore them, so they are not checked there)."""
+    for name in ("pairs_per_dict", "key_digits", "value_digits", "subkeys_per_key"):
+        _check_range(cfg, name, low=1)
     if not cfg.pairs_per_dict[0] <= cfg.gold_dict_size <= cfg.pairs_per_dict[1]:
         _fail(
             "gold_dict_size",
             f"{cfg.gold_dict_size} lies outside pairs_per_dict {cfg.pairs_per_dict}",
             "choose a size inside that range",
         )
-    if cfg.max_tokens <= 0:
-        _fail("max_tokens", f"{cfg.max_tokens} is not positive", "give the token budget, e.g. 4096")
-    for name in ("prob_has_common", "prob_per_common", "frac_first", "frac_top"):
+    for name in ("prob_has_common", "prob_per_common"):
         _check_prob(cfg, name)
-    if cfg.frac_first + cfg.frac_top > 1.0:
-        _fail("frac_top", f"frac_first + frac_top = {cfg.frac_first + cfg.frac_top} > 1", "lower one of them")
-    if cfg.top_k <= 0:
-        _fail("top_k", f"{cfg.top_k} is not positive", "use a positive number of leading positions")
     if cfg.task == "multi_subkey_kv":
         if not 0 <= cfg.num_common_subkeys < cfg.gold_key_subkeys:
             _fail(
@@ -148,17 +216,12 @@ def validate(cfg: KVConfig) -> None:
             f"{key_space(cfg.key_digits)} possible keys cannot give {max_pairs} unique keys with headroom",
             f"allow more key digits or fewer dictionaries (need at least {2 * max_pairs} possible keys)",
         )
-    if cfg.position_policy == "grid":
-        if not cfg.depths or not all(0.0 <= d <= 1.0 for d in cfg.depths):
-            _fail("depths", f"grid needs depths in [0, 1], got {cfg.depths!r}", "list depths like [0, 0.5, 1]")
-        if cfg.test_size % len(cfg.depths):
-            _fail("test_size", f"{cfg.test_size} is not a multiple of {len(cfg.depths)} depths", "round it")
-    elif cfg.depths:
-        _fail("depths", "set but position_policy is 'uniform'", "set position_policy: grid, or drop depths")
-    if cfg.train_size < 0 or cfg.test_size <= 0:
-        _fail("train_size/test_size", f"sizes {cfg.train_size}/{cfg.test_size}", "use train ≥ 0 and test > 0")
-    if cfg.train_size == 0 and cfg.position_policy != "grid":
-        _fail("train_size", "0 train samples", "give a positive size (only grid test sets may have no train split)")
+
+
+def task_fields(task: str) -> tuple[str, ...]:
+    """The fields a task reads, in declaration order."""
+    ignored = BASELINE_ONLY_FIELDS if task in KV_TASKS else KV_ONLY_FIELDS
+    return tuple(name for name in FIELD_NAMES if name not in ignored)
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(KVConfig))
@@ -220,4 +283,7 @@ def load_config(name_or_path: str, overrides: dict[str, Any] | None = None) -> K
 
 
 def config_to_dict(cfg: KVConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """The fields the config's task reads (its snapshot): a field the task ignores is left out, so a KV config's
+    snapshot is what it was before the baselines existed, and a baseline's lists no dictionary knobs."""
+    values = dataclasses.asdict(cfg)
+    return {name: values[name] for name in task_fields(cfg.task)}

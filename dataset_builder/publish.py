@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from dataset_builder.card import render_card
 from dataset_builder.config import ConfigError, KVConfig, config_to_dict, load_config
-from dataset_builder.generate import build_splits
 from dataset_builder.schema import FEATURES, OPENAI_SYSTEM
+from dataset_builder.splits import build_splits, check_inputs
 from dataset_builder.tokens import TokenCounter, load_counter
 from infra.outputs import check_output_folder, damaged_files, staged_folder, written_by
 
@@ -118,6 +118,8 @@ def build_folder(out: Path, names: list[str], force: bool = False) -> Path:
     out = Path(out)
     configs = [load_config(name) for name in names]  # every config is validated before anything is written
     check_unique_names(names, configs)
+    for cfg in configs:
+        check_inputs(cfg)  # a missing source file fails before any config is generated
     check_output_folder(out, COMMAND, force)
     ours = written_by(out) == COMMAND  # only our own earlier output is reused or kept
     asked = {cfg.name for cfg in configs}

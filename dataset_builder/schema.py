@@ -28,15 +28,19 @@ FEATURES = Features(
 
 FIELD_DOCS = {
     "id": "Stable id `<config>/<split>/<index>`; the row is a pure function of (config, split, index).",
-    "task": "`simple_kv` or `multi_subkey_kv`.",
+    "task": "`simple_kv` or `multi_subkey_kv` (synthetic); `mdqa` or `niah` (factual baselines from NQ-Open).",
     "messages": "[user prompt, assistant answer]: TRL's conversational language-modeling format.",
     "prompt": "[user prompt]: TRL's conversational prompt-completion format (loss on the completion only).",
     "completion": "[assistant answer].",
-    "gold_key": "The queried key: `4818`, or for multi-subkey the full tuple `(141, 986, 163)`.",
-    "gold_value": "Its value.",
-    "gold_dict": "Name of the dictionary holding it (the answer's `Dictionary [<name>]`).",
-    "gold_index": "0-based position of that dictionary in the prompt.",
-    "gold_depth": "gold_index / (num_dicts - 1): 0 = first dictionary, 1 = last.",
-    "num_dicts": "Dictionaries in the prompt.",
+    "gold_key": "The queried key: `4818`, or for multi-subkey the full tuple `(141, 986, 163)`; mdqa/niah: the "
+    "NQ-Open question.",
+    "gold_value": "Its value; mdqa/niah: -1 (no integer value; the answer is the assistant message).",
+    "gold_dict": "Name of the dictionary holding it (the answer's `Dictionary [<name>]`); mdqa: the gold document's "
+    "number (`Document [<n>]`); niah: empty.",
+    "gold_index": "0-based position of that dictionary in the prompt; mdqa: of the gold document; niah: of the "
+    "needle's paragraph.",
+    "gold_depth": "gold_index / (num_dicts - 1): 0 = first, 1 = last (0 when num_dicts is 1).",
+    "num_dicts": "Dictionaries in the prompt; mdqa: documents, gold included; niah: paragraphs, the needle's "
+    "included.",
     "num_tokens": "Measured tokens of the full chat-formatted example (answer included) with the config's tokenizer.",
 }
