@@ -14,13 +14,19 @@ import yaml
 from datasets import DatasetInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from dataset_builder.baselines import MIN_ANSWER_FREE
 from dataset_builder.builder import CITATION
-from dataset_builder.config import DEFAULT_CONFIG, KVConfig, config_from_dict
+from dataset_builder.config import BASELINE_TASKS, DEFAULT_CONFIG, KVConfig, config_from_dict
 from dataset_builder.schema import FEATURES, FIELD_DOCS, OPENAI_SYSTEM
 from infra.outputs import sha256_file
 
 DEFAULT_REPO_ID = "artificial-needles/synthetic-kv-retrieval"
-PROMPT_PREVIEW_LINES = 3  # dictionary lines shown at each end of an example prompt
+PROMPT_PREVIEW_LINES = 3  # dictionary (document) lines shown at each end of an example prompt
+# In a baseline's preview a line longer than this is cut: one passage is one line, often several hundred characters.
+# KV prompts are shown with whole lines.
+PREVIEW_LINE_CHARS = 200
+# Each list line of a prompt starts with one of these; the preview keeps the first and last few.
+LIST_LINE_PREFIXES = ("Dictionary [", "Document [")
 
 
 def read_configs(folder: Path) -> list[KVConfig]:
@@ -58,12 +64,15 @@ def card_data(folder: Path, configs: list[KVConfig]) -> DatasetCardData:
                 "splits": [{"name": s, "num_bytes": t.nbytes, "num_examples": t.num_rows} for s, t in tables.items()],
             }
         )
+    has_baselines = any(cfg.task in BASELINE_TASKS for cfg in configs)
     return DatasetCardData(
-        license="apache-2.0",
+        # The baselines hold NQ-Open questions and Wikipedia passages (CC BY-SA 3.0) from Liu et al.'s MIT files.
+        license=["apache-2.0", "cc-by-sa-3.0", "mit"] if has_baselines else "apache-2.0",
         language="en",
         pretty_name="Synthetic key-value retrieval (Artificial Needles to Real Haystacks)",
         task_categories=["text-generation", "question-answering"],
-        tags=["synthetic", "long-context", "retrieval", "key-value-retrieval", "sft"],
+        tags=["synthetic", "long-context", "retrieval", "key-value-retrieval", "sft"]
+        + (["multi-document-qa", "needle-in-a-haystack"] if has_baselines else []),
         size_categories="1K<n<10K" if total < 10_000 else "10K<n<100K",
         configs=config_entries,
         dataset_info=info_entries,
@@ -77,58 +86,127 @@ def token_stats(path: Path) -> tuple[int, float, int, float]:
     return len(tokens), statistics.mean(tokens), max(tokens), statistics.mean(dicts)
 
 
+def split_stats(folder: Path, cfg: KVConfig) -> tuple[str, float, int, float]:
+    """Rows per split ("train/test"), mean and max tokens, and mean list items (dictionaries, documents) per prompt."""
+    stats = {split: token_stats(path) for split, path in split_files(folder, cfg.name).items()}
+    sizes = "/".join(str(stats[s][0]) if s in stats else "0" for s in ("train", "test"))
+    mean = statistics.mean(s[1] for s in stats.values())
+    peak = max(s[2] for s in stats.values())
+    return sizes, mean, peak, statistics.mean(s[3] for s in stats.values())
+
+
+def position_text(cfg: KVConfig) -> str:
+    if cfg.position_policy == "grid":
+        return f"grid at depths {', '.join(f'{d:g}' for d in cfg.depths)}"
+    if cfg.frac_first == cfg.frac_top == 0:
+        return "uniform"
+    return f"uniform, {cfg.frac_first:.0%} first, {cfg.frac_top:.0%} in first {cfg.top_k}"
+
+
 def config_table(folder: Path, configs: list[KVConfig]) -> str:
+    """The synthetic KV configs; the baselines have their own table (baseline_table)."""
     rows = [
         "| config | task | dictionaries | pairs/dict | key, value digits | budget (tokenizer) | template "
         "| gold position | rows (train/test) | tokens mean / max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cfg in configs:
-        files = split_files(folder, cfg.name)
-        stats = {split: token_stats(path) for split, path in files.items()}
-        sizes = "/".join(str(stats[s][0]) if s in stats else "0" for s in ("train", "test"))
-        mean = statistics.mean(s[1] for s in stats.values())
-        peak = max(s[2] for s in stats.values())
-        dicts = (
-            cfg.num_dicts
-            if cfg.num_dicts is not None
-            else f"fill (mean {statistics.mean(s[3] for s in stats.values()):.0f})"
-        )
-        position = (
-            f"uniform, {cfg.frac_first:.0%} first, {cfg.frac_top:.0%} in first {cfg.top_k}"
-            if cfg.position_policy == "uniform"
-            else f"grid at depths {', '.join(f'{d:g}' for d in cfg.depths)}"
-        )
+        if cfg.task in BASELINE_TASKS:
+            continue
+        sizes, mean, peak, items = split_stats(folder, cfg)
+        dicts = cfg.num_dicts if cfg.num_dicts is not None else f"fill (mean {items:.0f})"
         digits = f"{cfg.key_digits[0]}-{cfg.key_digits[1]}, {cfg.value_digits[0]}-{cfg.value_digits[1]}"
         if cfg.task == "multi_subkey_kv":
             digits += f" ({cfg.subkeys_per_key[0]}-{cfg.subkeys_per_key[1]} integers/key)"
         rows.append(
             f"| `{cfg.name}` | {cfg.task} | {dicts} | {cfg.pairs_per_dict[0]}-{cfg.pairs_per_dict[1]} "
             f"(gold {cfg.gold_dict_size}) | {digits} | {cfg.max_tokens:,} ({cfg.tokenizer}) "
-            f"| {'yes' if cfg.answer_template else 'no'} | {position} | {sizes} | {mean:,.0f} / {peak:,} |"
+            f"| {'yes' if cfg.answer_template else 'no'} | {position_text(cfg)} | {sizes} | {mean:,.0f} / {peak:,} |"
         )
     return "\n".join(rows)
+
+
+def baseline_table(folder: Path, configs: list[KVConfig]) -> str:
+    rows = [
+        "| config | task | documents / paragraphs per prompt | budget (tokenizer) | gold position "
+        "| rows (train/test) | tokens mean / max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cfg in configs:
+        if cfg.task not in BASELINE_TASKS:
+            continue
+        sizes, mean, peak, items = split_stats(folder, cfg)
+        unit = "documents" if cfg.task == "mdqa" else "paragraphs"
+        count = cfg.num_dicts if cfg.num_dicts is not None else f"fill (mean {items:.1f})"
+        rows.append(
+            f"| `{cfg.name}` | {cfg.task} | {count} {unit} | {cfg.max_tokens:,} ({cfg.tokenizer}) "
+            f"| {position_text(cfg)} | {sizes} | {mean:,.0f} / {peak:,} |"
+        )
+    return "\n".join(rows)
+
+
+def shorten(line: str, cfg: KVConfig) -> str:
+    if cfg.task not in BASELINE_TASKS or len(line) <= PREVIEW_LINE_CHARS:
+        return line
+    return line[:PREVIEW_LINE_CHARS] + " [...]"
 
 
 def preview(folder: Path, cfg: KVConfig) -> str:
     split, path = next(iter(split_files(folder, cfg.name).items()))
     row = pq.read_table(path).slice(0, 1).to_pylist()[0]
     lines = row["messages"][0]["content"].split("\n")
-    dict_lines = [i for i, line in enumerate(lines) if line.startswith("Dictionary [")]
-    keep = set(dict_lines[:PROMPT_PREVIEW_LINES] + dict_lines[-PROMPT_PREVIEW_LINES:])
+    listed = [i for i, line in enumerate(lines) if line.startswith(LIST_LINE_PREFIXES)]
+    keep = set(listed[:PROMPT_PREVIEW_LINES] + listed[-PROMPT_PREVIEW_LINES:])
+    unit = "documents" if cfg.task == "mdqa" else "dictionaries"
     shown, skipped = [], False
     for i, line in enumerate(lines):
-        if i in dict_lines and i not in keep:
+        if i in listed and i not in keep:
             if not skipped:
-                shown.append(f"... ({len(dict_lines) - len(keep)} more dictionaries) ...")
+                shown.append(f"... ({len(listed) - len(keep)} more {unit}) ...")
             skipped = True
             continue
-        shown.append(line)
+        shown.append(shorten(line, cfg))
     body = "\n".join(shown)
+    where = "needle at paragraph" if cfg.task == "niah" else "gold"
+    cut = " (long lines cut with [...])" if any(shorten(line, cfg) != line for line in lines) else ""
     return (
-        f"`{cfg.name}` ({split} row `{row['id']}`, {row['num_tokens']} tokens, gold depth "
-        f"{row['gold_depth']:.2f}):\n\n```text\n{body}\n```\n\nAnswer: `{row['messages'][1]['content']}`"
+        f"`{cfg.name}` ({split} row `{row['id']}`, {row['num_tokens']} tokens, {where} depth "
+        f"{row['gold_depth']:.2f}){cut}:\n\n```text\n{body}\n```\n\nAnswer: `{row['messages'][1]['content']}`"
     )
+
+
+def baseline_section() -> str:
+    return f"""## Baseline configs: factual long-context data
+
+The paper contrasts its synthetic data with finetuning on factual long-context data, which it finds costs general
+ability (closed-book QA drops). The `mdqa` and `niah` configs are that contrast, in the same row schema and token
+budgets as the synthetic configs so that one training recipe runs on each:
+
+- `mdqa` (multi-document QA, Liu et al.'s prompt): an NQ-Open question's gold Wikipedia passage among the
+  BM25-closest gold passages of other questions that contain none of its answers, gold at a random position.
+- `niah` (needle in a haystack, this project's wording): one sentence of the gold passage, the one holding the
+  answer, inserted as its own paragraph at a random paragraph boundary of other questions' passage texts (none
+  holding an answer); no titles or document numbers.
+
+The answer is the first NQ-Open answer string that occurs (normalised: lower-case, no punctuation or articles) in
+the gold passage text. `gold_value` is -1 (no integer value), `gold_key` is the question.
+
+**Source.** Questions and passages come from `nq-open-oracle-dev.jsonl.gz` of Liu et al. (2023), "Lost in the
+Middle" (github.com/nelson-liu/lost-in-the-middle): 2,000 NQ-Open questions, each with its gold passage. **Train
+half only**: the questions are split into two fixed halves by ranking them on the SHA-256 of their UTF-8 text
+(`sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())`, first half = train, the rest = eval);
+these configs use train-half questions only, and only train-half gold passages as distractors and haystack. A
+train-half question is left out when its gold passage is also an eval-half question's gold passage, when its gold
+passage holds none of its answers, or when its answers occur in nearly every passage (fewer than {MIN_ANSWER_FREE}
+answer-free ones; e.g. the answer "S"). Every NQ-based
+evaluation of this project uses the eval half, so no evaluation question, answer or gold passage appears in this
+data. A config's train split is the first `train_size` usable train-half questions in file order, its test split
+the next `test_size`: they share no question.
+
+**Licence.** Liu et al.'s files are MIT-licensed; the questions come from Natural Questions / NQ-Open and the
+passages from Wikipedia, CC BY-SA 3.0, which applies to these configs' text (attribution: Wikipedia contributors;
+share alike). The synthetic configs and this project's prompt wording are Apache-2.0.
+"""
 
 
 def files_table(folder: Path) -> str:
@@ -149,6 +227,23 @@ def render_card(folder: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
         for cfg in configs
     )
     fields = "\n".join(f"| `{name}` | {FIELD_DOCS[name]} |" for name in FEATURES)
+    has_baselines = any(cfg.task in BASELINE_TASKS for cfg in configs)
+    baseline_intro = (
+        "\nIt also holds the paper's contrast, factual long-context finetuning data (multi-document QA and\n"
+        "needle-in-a-haystack configs built from NQ-Open and Wikipedia, train half only): see *Baseline configs*."
+        if has_baselines
+        else ""
+    )
+    niah_note = " The needle-in-a-haystack wording is this project's too." if "niah" in tasks else ""
+    has_kv = any(cfg.task not in BASELINE_TASKS for cfg in configs)
+    tables = ([config_table(folder, configs)] if has_kv else []) + (
+        [
+            f"Baseline configs (factual data, see *Baseline configs: factual long-context data*):\n\n"
+            f"{baseline_table(folder, configs)}"
+        ]
+        if has_baselines
+        else []
+    )
     content = f"""---
 {card_data(folder, configs).to_yaml()}
 ---
@@ -161,7 +256,7 @@ retrieval skill transfers to real long-context tasks (multi-document QA, FLenQA)
 benchmarks, unlike finetuning on factual long-context data, which encourages hallucination. This dataset
 holds the paper's two tasks in the paper's configurations, plus small configurations for CPU experiments
 and position-sweep test sets, all generated by this project's builder (every config's exact parameters
-are below and in `configs/`).
+are below and in `configs/`).{baseline_intro}
 
 ```python
 from datasets import load_dataset
@@ -174,7 +269,7 @@ for prompt-completion training with the loss on the answer only (the paper's set
 ## Examples
 
 {chr(10).join(preview(folder, cfg) + chr(10) for cfg in tasks.values())}
-The multi-subkey wording is this project's: the authors released no template for it.
+The multi-subkey wording is this project's: the authors released no template for it.{niah_note}
 
 ## Fields
 
@@ -184,13 +279,12 @@ The multi-subkey wording is this project's: the authors released no template for
 
 ## Configs
 
-{config_table(folder, configs)}
-
+{chr(10).join(t + chr(10) for t in tables)}
 Token counts are measured on the full chat-formatted example, answer included, with the config's tokenizer:
 `mistral-v1` is the genuine Mistral-7B v0.1/v0.2 SentencePiece model from PyPI `mistral-common`, counted as its
 v1 instruct format encodes `<s>[INST] prompt [/INST] answer</s>`; `smollm2` is SmolLM2-135M-Instruct's tokenizer
-with its chat template (which adds its default system prompt). In every prompt the gold key and the gold value each
-occur exactly once; in multi-subkey prompts exactly one key contains all the queried integers (distractor keys
+with its chat template (which adds its default system prompt). In every KV prompt the gold key and the gold value
+each occur exactly once; in multi-subkey prompts exactly one key contains all the queried integers (distractor keys
 share some of them: `num_common_subkeys` of the gold key's integers are offered to each distractor key with
 probability `prob_has_common`, each kept with probability `prob_per_common`). Test prompts never repeat a train
 prompt; train and test come from independent random streams.
@@ -199,7 +293,7 @@ prompt; train and test come from independent random streams.
 
 {parameters}
 
-## Regenerate or make a variant
+{baseline_section() + chr(10) if has_baselines else ""}## Regenerate or make a variant
 
 ```bash
 git clone <this project> && cd <it>
