@@ -26,41 +26,41 @@ answers (``evaluation/mdqa.py`` ranks, places and renders them), gold at a rando
 ``niah``: needle in a haystack. The needle is ONE factual sentence: the sentence of the gold passage that holds the
 answer (normalised as ``evaluation.metrics.normalize_answer`` does; the whole gold passage text when no single
 sentence holds it). It is inserted as its own paragraph at a random paragraph boundary of a haystack of real passage
-texts (other questions' gold passages holding none of the answers, in random order); no titles, no document
-numbers. The prompt wording is ours (``NIAH_INSTRUCTION``; ``NIAH_QUESTION`` is the question-and-answer tail of
-Liu et al.'s MDQA and closed-book prompts). Train row 1 of ``smollm2_niah_600`` (579 tokens, needle at paragraph
-index 1 of 6; passages cut here with [...], long lines wrapped)::
+texts (other questions' gold passages holding none of the answers, in random order), each passage one line; no
+titles, no document numbers. The prompt wording is ours (``NIAH_INSTRUCTION``; ``NIAH_QUESTION`` is the question-
+and-answer tail of Liu et al.'s MDQA and closed-book prompts). Train row 1 of ``smollm2_niah_600`` (581 tokens,
+needle at paragraph index 1 of 6; passages cut here with [...], long lines wrapped)::
 
     Read the following text and answer the question that comes after it.
 
-    The presidential elections were won by Vicente Fox of the Alliance for Change, [...]
+    The 2017 NFL season is the 98th and current season in the history of the National Football League (NFL). [...]
 
     Reading Football Club ownership structure: 75% Owned by Renhe Sports Management Ltd, 100% owned by Xiu Li Dai
     and Yongge Dai.
 
-    be married, especially in Western cultures. A ring is presented as an engagement gift [...]
+    In the eight episode series, the marriage of Henry VII and Elizabeth of York effectively ends the Wars of [...]
 
-    "Robber baron" is a derogatory metaphor of social criticism [...]
+    A biblical covenant is a religious covenant that is described in the Bible. [...]
 
-    On 10 June 1940, as the French government fled to Bordeaux during the German invasion, [...]
+    Flynn appeared in many films shot in the New England area. In show business he goes by the name [...]
 
-    "The dose makes the poison" (Latin: sola dosis facit venenum) is an adage [...]
+    British–American relations, also referred to as Anglo-American relations, encompass many complex [...]
 
     Question: who is the owner of reading football club
     Answer:
     -> Xiu Li Dai
 
-Which questions: the ``train`` half of ``evaluation/nq_halves.py`` only (every NQ-based evaluation uses the
-``eval`` half). ``usable_train_half`` drops a train-half question whose gold passage text is also an eval-half
-question's gold passage text (several questions share one), that has no answer in its gold passage text, or whose
+Which questions: the ``train`` half of ``evaluation/nq_halves.py`` only (every NQ-based evaluation uses the ``eval``
+half). ``usable_train_half`` drops a train-half question whose gold passage overlaps an eval-half question's gold
+passage (equal up to whitespace, or one inside the other), that has no answer in its gold passage text, or whose
 answers leave fewer than MIN_ANSWER_FREE answer-free passages. Rows, distractors and haystack passages come from the
 usable questions only, so no row holds an eval-half question or an eval-half gold passage. The train split is the
 first ``train_size`` usable questions in file order, the test split the next ``test_size``: disjoint. Measured on
-nq-open-oracle-dev (``load_source``): 1,000 train-half questions - 18 sharing an eval-half gold passage - 0 without
-an answer in the passage - 1 without answer-free passages (its answer is "S") = 981 usable.
+nq-open-oracle-dev (``load_source``): 1,000 train-half questions - 21 overlapping an eval-half gold passage - 0
+without an answer in the passage - 1 without answer-free passages (its answer is "S") = 978 usable.
 
 The answer a row teaches is the first NQ answer string that occurs (normalised) in the gold passage text, an answer
-the context supports: the first NQ answer for 903 of the 981 usable questions (measured); for the rest the first
+the context supports: the first NQ answer for 900 of the 978 usable questions (measured); for the rest the first
 answer is a variant the passage does not contain ("David J. Ryder" where it names "David Motl").
 
 Every row is a pure function of (config, source file, split, row index), its ``random.Random`` seeded as
@@ -101,14 +101,12 @@ NIAH_INSTRUCTION = "Read the following text and answer the question that comes a
 NIAH_QUESTION = "Question: {question}\nAnswer:"
 # The schema's gold_value is an integer; a factual answer has none.
 NO_VALUE = -1
-# Candidate passages counted per tokenizer call while filling a budget (smollm2_*_600 prompts hold 2-8 passages).
-FILL_CHUNK = 8
 # Filling skips a passage that would overshoot the budget and ends at the MAX_SKIPS-th such passage: passages vary
 # (train-half gold passages measure 16 to 398 SmolLM2 tokens as document lines, mean 124, by count_texts), so one
 # long passage must not end the filling while shorter ones still fit.
 MAX_SKIPS = 8
 # A question is usable only if at least this many other usable passages hold none of its answers: enough for a
-# fixed num_dicts up to 100. On nq-open-oracle-dev every train-half question has at least 485 such passages except
+# fixed num_dicts up to 100. On nq-open-oracle-dev every train-half question has at least 484 such passages except
 # one, whose only answer is "S" (a letter nearly every passage contains, so no passage can be answer-free).
 MIN_ANSWER_FREE = 100
 # A sentence ends at . ! or ? (optionally followed by a closing quote or bracket), then whitespace, then anything but
@@ -146,6 +144,12 @@ def read_questions(path: Path) -> list[NQQuestion]:
             f"config field 'source_file': {path} is not Liu et al.'s NQ-Open oracle JSONL ({type(err).__name__}: "
             f"{err}); point it at nq-open-oracle-dev.jsonl.gz"
         ) from err
+
+
+def one_line(text: str) -> str:
+    """A passage as one paragraph line, whitespace collapsed: 23 of the file's 2,000 gold passages contain a newline
+    (measured), which would otherwise add paragraph breaks that are not boundaries between passages."""
+    return " ".join(text.split())
 
 
 def supported_answer(question: NQQuestion) -> str | None:
@@ -188,21 +192,26 @@ def has_answer_free_passages(question: NQQuestion, normalised: list[str], own: i
 def usable_train_half(questions: list[NQQuestion]) -> tuple[list[NQQuestion], list[str], dict[str, int]]:
     """The train-half questions rows may use (file order), their answers, and how many were dropped for each reason.
 
-    Dropped: a gold passage that is also an eval-half question's gold passage (its text would carry the eval
-    question's answer into training); no answer string in the gold passage text; fewer than MIN_ANSWER_FREE
-    answer-free passages among the others (counted before this last filter).
+    Dropped: a gold passage that overlaps an eval-half question's gold passage: the same text up to whitespace, or
+    one inside the other (several questions share a passage, and the file holds near-copies that differ only in
+    whitespace or a trailing sentence; their text would carry an eval question's evidence into training); no answer
+    string in the gold passage text; fewer than MIN_ANSWER_FREE answer-free passages among the others (counted
+    before this last filter).
     """
     try:
         halves = split_halves([q.question for q in questions])
     except ValueError as err:
         raise ConfigError(f"config field 'source_file': {err}") from err
-    eval_texts = {questions[i].gold.text for i in halves["eval"]}
-    dropped = {"whose gold passage is also an eval-half gold passage": 0, "without an answer in their gold passage": 0}
+    eval_texts = [one_line(questions[i].gold.text) for i in halves["eval"]]
+    eval_blob = "\n".join(eval_texts)  # one-line texts: a text found in the blob lies inside one eval text
+    shared = "whose gold passage overlaps an eval-half gold passage"
+    dropped = {shared: 0, "without an answer in their gold passage": 0}
     kept: list[tuple[NQQuestion, str]] = []
     for i in halves["train"]:
         q, answer = questions[i], supported_answer(questions[i])
-        if q.gold.text in eval_texts:
-            dropped["whose gold passage is also an eval-half gold passage"] += 1
+        text = one_line(q.gold.text)
+        if text in eval_blob or any(other in text for other in eval_texts):
+            dropped[shared] += 1
         elif answer is None:
             dropped["without an answer in their gold passage"] += 1
         else:
@@ -241,8 +250,13 @@ def question_index(cfg: KVConfig, split: str, index: int) -> int:
 # ---------------------------------------------------------------- filling a token budget
 
 
+def count_lines(passages: list[Passage], line: Callable[[Passage], str], counter: TokenCounter) -> dict[Passage, int]:
+    """Each passage's line counted on its own, once per build, in one tokenizer call: the fill estimate's parts."""
+    return dict(zip(passages, counter.count_texts([line(p) for p in passages]), strict=True))
+
+
 def fill_budget(
-    candidates: Iterator[Passage], line: Callable[[int, Passage], str], base: int, cfg: KVConfig, counter: TokenCounter
+    candidates: Iterator[Passage], line_tokens: dict[Passage, int], base: int, cfg: KVConfig
 ) -> tuple[list[Passage], list[int]]:
     """Candidates in order while the estimated example fits max_tokens, with each one's token estimate.
 
@@ -253,17 +267,16 @@ def fill_budget(
     chosen: list[Passage] = []
     costs: list[int] = []
     total, skips = base, 0
-    while chunk := list(islice(candidates, FILL_CHUNK)):
-        counts = counter.count_texts([line(len(chosen) + i, p) for i, p in enumerate(chunk)])
-        for passage, count in zip(chunk, counts, strict=True):
-            if total + count + 1 > cfg.max_tokens:
-                skips += 1
-                if skips == MAX_SKIPS:
-                    return chosen, costs
-                continue
-            total += count + 1
-            chosen.append(passage)
-            costs.append(count + 1)
+    for passage in candidates:
+        cost = line_tokens[passage] + 1
+        if total + cost > cfg.max_tokens:
+            skips += 1
+            if skips == MAX_SKIPS:
+                break
+            continue
+        total += cost
+        chosen.append(passage)
+        costs.append(cost)
     return chosen, costs
 
 
@@ -327,6 +340,7 @@ def mdqa_example(
     task: TaskConfig,
     source: Source,
     bm25: BM25Okapi,
+    line_tokens: dict[Passage, int],
     qi: int,
     rng: random.Random,
     row_index: int,
@@ -347,11 +361,7 @@ def mdqa_example(
         costs: list[int] = []
     else:
         base = counter.count_example(render([], 0)[0], answer)
-
-        def line(i: int, p: Passage) -> str:  # the document after the gold one is number 2
-            return task.document_template.format(index=i + 2, title=p.title, text=p.text)
-
-        others, costs = fill_budget(rank_distractors(source.questions, bm25, qi), line, base, cfg, counter)
+        others, costs = fill_budget(rank_distractors(source.questions, bm25, qi), line_tokens, base, cfg)
     return fit_example(cfg, others, costs, position, render, answer, counter)
 
 
@@ -374,15 +384,21 @@ def render_niah_prompt(question: str, paragraphs: list[str]) -> str:
 
 
 def niah_example(
-    cfg: KVConfig, source: Source, qi: int, rng: random.Random, row_index: int, counter: TokenCounter
+    cfg: KVConfig,
+    source: Source,
+    line_tokens: dict[Passage, int],
+    qi: int,
+    rng: random.Random,
+    row_index: int,
+    counter: TokenCounter,
 ) -> Example | None:
     """The needle sentence as its own paragraph at the drawn boundary of a haystack of passage texts."""
     q, answer = source.questions[qi], source.answers[qi]
-    needle = needle_sentence(q.gold.text, answer)
+    needle = one_line(needle_sentence(q.gold.text, answer))
     position = draw_position(cfg, rng, row_index)
 
     def render(others: list[Passage], index: int) -> tuple[str, str]:
-        paragraphs = [p.text for p in others]
+        paragraphs = [one_line(p.text) for p in others]
         paragraphs.insert(index, needle)
         return render_niah_prompt(q.question, paragraphs), ""
 
@@ -391,7 +407,7 @@ def niah_example(
         others, costs = take(candidates, cfg.num_dicts - 1, "haystack passages"), []
     else:
         base = counter.count_example(render([], 0)[0], answer)
-        others, costs = fill_budget(candidates, lambda i, p: p.text, base, cfg, counter)
+        others, costs = fill_budget(candidates, line_tokens, base, cfg)
     return fit_example(cfg, others, costs, position, render, answer, counter)
 
 
@@ -402,10 +418,18 @@ DrawExample = Callable[[int, random.Random, int], Example | None]
 
 
 def example_drawer(cfg: KVConfig, source: Source, counter: TokenCounter) -> DrawExample:
+    passages = [q.gold for q in source.questions]
     if cfg.task == "mdqa":
         task, bm25 = load_task("mdqa"), build_distractor_index(source.questions)
-        return lambda qi, rng, row_index: mdqa_example(cfg, task, source, bm25, qi, rng, row_index, counter)
-    return lambda qi, rng, row_index: niah_example(cfg, source, qi, rng, row_index, counter)
+
+        # Estimated as document number 2: a two-digit number can cost a token more, which the recount catches.
+        def line(p: Passage) -> str:
+            return task.document_template.format(index=2, title=p.title, text=p.text)
+
+        tokens = count_lines(passages, line, counter) if cfg.num_dicts is None else {}
+        return lambda qi, rng, row_index: mdqa_example(cfg, task, source, bm25, tokens, qi, rng, row_index, counter)
+    tokens = count_lines(passages, lambda p: one_line(p.text), counter) if cfg.num_dicts is None else {}
+    return lambda qi, rng, row_index: niah_example(cfg, source, tokens, qi, rng, row_index, counter)
 
 
 def example_to_row(cfg: KVConfig, split: str, index: int, question: str, ex: Example) -> dict:

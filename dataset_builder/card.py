@@ -196,12 +196,12 @@ Middle" (github.com/nelson-liu/lost-in-the-middle): 2,000 NQ-Open questions, eac
 half only**: the questions are split into two fixed halves by ranking them on the SHA-256 of their UTF-8 text
 (`sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())`, first half = train, the rest = eval);
 these configs use train-half questions only, and only train-half gold passages as distractors and haystack. A
-train-half question is left out when its gold passage is also an eval-half question's gold passage, when its gold
-passage holds none of its answers, or when its answers occur in nearly every passage (fewer than {MIN_ANSWER_FREE}
-answer-free ones; e.g. the answer "S"). Every NQ-based
-evaluation of this project uses the eval half, so no evaluation question, answer or gold passage appears in this
-data. A config's train split is the first `train_size` usable train-half questions in file order, its test split
-the next `test_size`: they share no question.
+train-half question is left out when its gold passage overlaps an eval-half question's gold passage (equal up to
+whitespace, or one inside the other), when its gold passage holds none of its answers, or when its answers occur
+in nearly every passage (fewer than {MIN_ANSWER_FREE} answer-free ones; e.g. the answer "S"). Every NQ-based
+evaluation of this project uses the eval half, so no evaluation question or gold passage appears in this data. A
+config's train split is the first `train_size` usable train-half questions in file order, its test split the next
+`test_size`: they share no question.
 
 **Licence.** Liu et al.'s files are MIT-licensed; the questions come from Natural Questions / NQ-Open and the
 passages from Wikipedia, CC BY-SA 3.0, which applies to these configs' text (attribution: Wikipedia contributors;
