@@ -16,7 +16,8 @@ from pathlib import Path
 
 from evaluation.data import DEFAULT_DATA_DIR
 from evaluation.runner import DEFAULT_DATASET, RunConfig
-from evaluation.tasks import EvalConfigError, list_tasks, load_task
+from evaluation.tasks import list_tasks, load_task
+from infra.cli import USER_ERRORS, fail
 
 
 def _csv(text: str) -> list[str]:
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-repo", default="", help="Hub dataset id holding Liu et al.'s files")
     run.add_argument("--dataset", default=DEFAULT_DATASET, help="synthetic KV dataset folder or Hub id")
     run.add_argument("--mdqa-original", default="", help="folder or Hub id with Liu et al.'s original MDQA files")
-    run.add_argument("--batch-size", type=int, default=8)
+    run.add_argument("--batch-size", type=int, default=64, help="at most this many prompts per generate call")
+    run.add_argument("--max-batch-tokens", type=int, default=16384, help="... and this many padded prompt tokens")
     run.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: the GPUs when torch sees one)")
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 dataset=args.dataset,
                 mdqa_original=args.mdqa_original,
                 batch_size=args.batch_size,
+                max_batch_tokens=args.max_batch_tokens,
                 precision=args.precision,
                 device=args.device,
             )
@@ -106,9 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 chat_template=not args.no_chat_template,
                 device=args.device,
             )
-    except (EvalConfigError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (*USER_ERRORS, ValueError) as err:  # ValueError: a bad --device / --precision from resolve_placement
+        return fail(err)
     return 0
 
 

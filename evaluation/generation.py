@@ -21,6 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 from infra.machine import cpu_supports_bf16
+from infra.model_folder import check_model
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -82,8 +83,8 @@ def load_model(model: str, placement: Placement | None = None):
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} not found")
         model, kwargs = str(path.parent), {"gguf_file": path.name}
-    elif not path.exists() and model.count("/") != 1:
-        raise FileNotFoundError(f"model {model} is neither a folder nor a Hub id; build it: make model")
+    else:
+        check_model(model)  # a folder that is not a model gets its own error, not the tokenizer's misleading one
     tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
     lm = AutoModelForCausalLM.from_pretrained(model, **kwargs, **placement.load_kwargs())
     lm.eval()
@@ -122,9 +123,12 @@ class StopOnStrings(StoppingCriteria):
 class GenerationSettings:
     max_new_tokens: int
     stop: list[str]
-    batch_size: int = 8
+    batch_size: int = 8  # at most this many prompts per generate call
     precision: str = "auto"
     device: str = "auto"
+    # ... and at most this many padded prompt tokens: 64 closed-book questions (~60 tokens) fit in one call, but only
+    # a few 3K-token MDQA prompts, whose attention and KV cache grow with batch x length.
+    max_batch_tokens: int = 16384
 
 
 def _autocast(settings: GenerationSettings):
@@ -150,6 +154,20 @@ def generate_batch(model, tokenizer, chats: list[str], settings: GenerationSetti
     return tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
 
 
+def plan_batches(lengths: list[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Prompt indices grouped longest-first into batches of at most ``batch_size`` prompts and ``max_batch_tokens``
+    padded tokens (count x longest); a prompt longer than the token budget still gets a batch of its own."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        batch = batches[-1] if batches else []
+        if batch and len(batch) < batch_size and (len(batch) + 1) * lengths[batch[0]] <= max_batch_tokens:
+            batch.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def generate_answers(
     model,
     tokenizer,
@@ -160,10 +178,8 @@ def generate_answers(
     """Answers for user messages ``prompts`` in input order; batches are formed longest-first to limit padding."""
     chats = [render_chat(tokenizer, p) for p in prompts]
     lengths = [len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in chats]
-    order = sorted(range(len(chats)), key=lambda i: -lengths[i])
     answers: list[str] = [""] * len(chats)
-    for start in range(0, len(order), settings.batch_size):
-        idx = order[start : start + settings.batch_size]
+    for idx in plan_batches(lengths, settings.batch_size, settings.max_batch_tokens):
         raw = generate_batch(model, tokenizer, [chats[i] for i in idx], settings)
         for i, text in zip(idx, raw, strict=True):
             answers[i] = truncate_at_stop(text, settings.stop)

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 from evaluation.generation import Placement, resolve_placement
+from evaluation.tasks import EvalConfigError
+from infra.outputs import check_output_file
 
 # The paper's general-ability checks, as lm-eval names them.
 GENERAL_TASKS = ("mmlu", "hellaswag", "gsm8k", "triviaqa", "nq_open")
@@ -51,8 +53,15 @@ def run_lm_eval(
     from lm_eval.tasks import TaskManager
 
     if not tasks:
-        raise ValueError(f"no lm-eval tasks given; e.g. {','.join(GENERAL_TASKS)}")
+        raise EvalConfigError(f"no lm-eval tasks given; e.g. {','.join(GENERAL_TASKS)}")
+    check_output_file(Path(out))
     manager = TaskManager(include_path=include_path) if include_path else TaskManager()
+    unknown = [t for t in tasks if t not in manager.all_tasks and not Path(t).is_file()]
+    if unknown:
+        raise EvalConfigError(
+            f"unknown lm-eval task(s) {unknown}; list them with `.venv/bin/lm-eval ls tasks` "
+            "(add --include-path for your own task YAMLs)"
+        )
     raw = lm_eval.simple_evaluate(
         model="hf",
         model_args=lm_eval_model_args(model, resolve_placement(device, "auto")),

@@ -4,9 +4,9 @@ for users the real MMLU / HellaSwag / GSM8K / TriviaQA / NQ-Open / FLenQA defini
 import json
 
 import pytest
+from tiny_model import save_tiny_model
 
 from evaluation.harness import run_lm_eval
-from evaluation.tiny_model import save_tiny_model
 
 GENERATE_TASK = """task: local_nq
 dataset_path: json
@@ -75,3 +75,11 @@ def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
 def test_lm_eval_needs_tasks(tmp_path):
     with pytest.raises(ValueError, match="no lm-eval tasks"):
         run_lm_eval("unused", [], tmp_path / "x.json")
+
+
+def test_unknown_lm_eval_task_is_one_clear_error(tmp_path):
+    from evaluation.tasks import EvalConfigError
+
+    with pytest.raises(EvalConfigError, match=r"unknown lm-eval task\(s\) \['no_such_task'\]; list them with"):
+        run_lm_eval("unused", ["no_such_task"], tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()

@@ -138,3 +138,15 @@ def test_cli_exits_nonzero_from_shell(tmp_path):
         text=True,
     )
     assert proc.returncode == 2 and "unknown task 'bogus'" in proc.stderr
+
+
+def test_batches_are_longest_first_and_capped_by_count_and_padded_tokens():
+    from evaluation.generation import plan_batches
+
+    lengths = [60, 3000, 70, 65, 2900, 10]
+    # 16K-token budget: two 3K prompts share a call (2 x 3000 <= 6000), the short ones fill another
+    assert plan_batches(lengths, batch_size=64, max_batch_tokens=6000) == [[1, 4], [2, 3, 0, 5]]
+    assert plan_batches(lengths, batch_size=2, max_batch_tokens=10**6) == [[1, 4], [2, 3], [0, 5]]
+    # a prompt longer than the budget still runs, alone
+    assert plan_batches([9000, 8000], batch_size=8, max_batch_tokens=4000) == [[0], [1]]
+    assert sorted(i for b in plan_batches(lengths, 3, 500) for i in b) == list(range(len(lengths)))

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tiny_mistral import build_mistral_v1_tokenizer, save_tiny_mistral
 
-from tests.tiny_mistral import build_mistral_v1_tokenizer, save_tiny_mistral
 from training import sft
 
 ROOT = Path(__file__).resolve().parents[1]

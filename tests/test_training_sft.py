@@ -73,9 +73,9 @@ def write_hub_folder(folder: Path, rows_by_split: dict[str, list[dict]]) -> Path
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
+    from tiny_model import tiny_llama_config
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from evaluation.tiny_model import tiny_llama_config
     from training.embedded_model import find_gguf
 
     gguf = find_gguf()

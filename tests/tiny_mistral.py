@@ -7,7 +7,7 @@ Mistral-7B v0.1 and v0.2, shipped by PyPI ``mistral-common``) and carries the ch
 ``mistralai/Mistral-7B-Instruct-v0.1`` ships in its ``tokenizer_config.json``. Test-only: nothing in the product
 imports it.
 
-    python -c "from tests.tiny_mistral import save_tiny_mistral; save_tiny_mistral('/tmp/tiny-mistral')"
+    cd tests && python -c "from tiny_mistral import save_tiny_mistral; save_tiny_mistral('/tmp/tiny-mistral')"
 """
 
 from __future__ import annotations

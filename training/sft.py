@@ -32,6 +32,11 @@ from pathlib import Path
 
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
+from infra.cli import USER_ERRORS, UserError, fail
+from infra.hub import HubError, push_folder
+from infra.model_folder import check_model
+from infra.outputs import check_results_folder
+
 DATA_FILE_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
@@ -48,7 +53,7 @@ class DataArguments(ScriptArguments):
             raise ValueError(f"max_train_samples must be >= 1 or null, got {self.max_train_samples}")
 
 
-class SetupError(ValueError):
+class SetupError(UserError):
     """A recipe or data problem the user fixes by editing the recipe or building the data; printed as one line."""
 
 
@@ -69,7 +74,15 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
         config_path = Path(argv[argv.index("--config") + 1])
         if not config_path.is_file():
             raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
-        recipe = yaml.safe_load(config_path.read_text()) or {}
+        try:
+            recipe = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise SetupError(f"{config_path}: not valid UTF-8 YAML ({err}); fix the recipe file") from err
+        if not isinstance(recipe, dict):
+            raise SetupError(
+                f"{config_path}: holds a YAML {type(recipe).__name__}, not a mapping; write one `field: value` line "
+                "per recipe key"
+            )
         known = {f.name for cls in (DataArguments, SFTConfig, ModelConfig) for f in fields(cls)} | {"env"}
         unknown = sorted(set(recipe) - known)
         if unknown:
@@ -81,22 +94,6 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
         return make_parser().parse_args_and_config(argv, fail_with_unknown_args=True)
     except ValueError as err:
         raise SetupError(str(err).replace("\n", " ")) from err
-
-
-def dataset_configs(folder: Path) -> list[str]:
-    """Config names of a Hub-layout dataset folder: its README's ``configs:`` or else its ``data/*/`` folders."""
-    readme = folder / "README.md"
-    if readme.is_file():
-        import yaml
-
-        text = readme.read_text()
-        if text.startswith("---"):
-            header = yaml.safe_load(text.split("---", 2)[1]) or {}
-            names = [c["config_name"] for c in header.get("configs", []) if "config_name" in c]
-            if names:
-                return names
-    data = folder / "data"
-    return sorted(p.name for p in data.iterdir() if p.is_dir()) if data.is_dir() else []
 
 
 def looks_local(name: str) -> bool:
@@ -112,19 +109,11 @@ def looks_local(name: str) -> bool:
     )
 
 
-def fresh_cache_dir() -> str:
-    """A datasets cache for this process only, removed at exit."""
-    import atexit
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="sft-datasets-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
 def load_sft_dataset(args: DataArguments):
     """Load the train (and test, if any) split and normalise rows to conversational prompt/completion."""
-    from datasets import DatasetDict, load_dataset
+    from datasets import DatasetDict
+
+    from infra.dataset_files import config_names, read_dataset
 
     name = args.dataset_name
     if not name:
@@ -133,31 +122,24 @@ def load_sft_dataset(args: DataArguments):
             "or a .json/.jsonl/.parquet file"
         )
     path = Path(name).expanduser()
-    # A local dataset is read into a cache of its own: datasets keys a local folder's Arrow cache by path and config
-    # rather than content, so after `make dataset` rebuilt the folder the shared cache would serve the old rows.
-    local_cache = {"cache_dir": fresh_cache_dir()} if path.exists() else {}
     if path.is_file():
-        if path.suffix not in DATA_FILE_SUFFIXES:
-            raise SetupError(f"dataset_name {name}: unsupported file type; use .json, .jsonl or .parquet")
-        dataset = load_dataset(
-            DATA_FILE_SUFFIXES[path.suffix], data_files={args.dataset_train_split: str(path)}, **local_cache
-        )
+        dataset = {args.dataset_train_split: read_dataset(str(path), split=args.dataset_train_split)}
     elif path.is_dir():
-        configs = dataset_configs(path)
-        if configs and args.dataset_config is None:
+        configs = config_names(str(path))
+        if args.dataset_config is None and configs != ["default"]:
             raise SetupError(f"dataset_config is not set; {name} holds the configs {', '.join(configs)}")
-        if configs and args.dataset_config not in configs:
+        if args.dataset_config is not None and args.dataset_config not in configs:
             raise SetupError(
                 f"dataset_config {args.dataset_config!r} is not in {name} (it has {', '.join(configs)}); "
                 f"build it with `python -m dataset_builder build --out {name} --configs {args.dataset_config}`"
             )
-        dataset = load_dataset(str(path), args.dataset_config, **local_cache)
+        dataset = read_dataset(str(path), args.dataset_config)
     elif looks_local(name) or os.environ.get("HF_HUB_OFFLINE") == "1":
         fix = "run `make dataset`" if "dataset" in name else "check the path"
         offline = " (and the Hub is offline, HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
         raise SetupError(f"dataset_name {name} does not exist locally{offline}; {fix}")
     else:
-        dataset = load_dataset(name, args.dataset_config)
+        dataset = read_dataset(name, args.dataset_config)
 
     if args.dataset_train_split not in dataset:
         raise SetupError(f"{name} has no split {args.dataset_train_split!r} (it has {', '.join(dataset)})")
@@ -342,20 +324,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"model_name_or_path {model_args.model_name_or_path} does not exist; "
                 "`make model` writes the embedded SmolLM2 folder, or name a Hub id"
             )
-        dataset = load_sft_dataset(data_args)
+        check_model(model_args.model_name_or_path)
         output_dir = Path(training_args.output_dir)
+        check_results_folder(output_dir)  # an output_dir that is a file fails now, not after training
+        dataset = load_sft_dataset(data_args)
         if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
             # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not redo it.
-            from infra.hub import push_folder
-
             print(f"{output_dir} already holds a finished run; delete it to train again")
             hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
             print(push_folder(output_dir, hub_model_id, "model"))
             return 0
         trainer = build_trainer(data_args, training_args, model_args, dataset)
-    except (SetupError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as err:  # SetupError is a UserError
+        return fail(err)
 
     print_ = trainer.accelerator.print
 
@@ -365,8 +346,6 @@ def main(argv: list[str] | None = None) -> int:
         print_(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=resume)
 
-    from infra.hub import push_folder
-
     trainer.save_model(str(output_dir))
     if trainer.accelerator.is_main_process:
         trainer.save_state()  # trainer_state.json: final global step and the loss log, kept in the Hub repo
@@ -375,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(checkpoint)
         write_readme(output_dir, training_args.hub_model_id, data_args, model_args, argv)
         print_(f"saved {output_dir} (global step {trainer.state.global_step})")
-        print_(push_folder(output_dir, training_args.hub_model_id, "model"))
+        try:
+            print_(push_folder(output_dir, training_args.hub_model_id, "model"))
+        except HubError as err:  # the model is saved; only the upload failed (offline, bad id, refused)
+            trainer.end()
+            return fail(err)
     trainer.end()
     return 0
 
