@@ -123,7 +123,7 @@ model_synthetic_template := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600
 model_mdqa := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_mdqa_600-sft-full
 model_niah := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_niah_600-sft-full
 # task:limit (limit = rows per gold position / per sweep depth; "all" = every eval-half question).
-PAPER_EVAL ?= synthetic_kv_ood:20 mdqa_10docs:40 mdqa_20docs:40 liu_kv_10keys:40 nq_closed:all
+PAPER_EVAL ?= synthetic_kv_ood:20 mdqa_10docs:30 mdqa_20docs:30 liu_kv_10keys:30 nq_closed:all
 
 .PHONY: paper-table paper-data
 paper-data: model
