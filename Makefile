@@ -122,8 +122,9 @@ model_synthetic := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
 model_synthetic_template := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600_template-sft-full
 model_mdqa := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_mdqa_600-sft-full
 model_niah := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_niah_600-sft-full
-# task:limit (limit = rows per gold position / per sweep depth; "all" = every eval-half question).
-PAPER_EVAL ?= synthetic_kv_ood:20 mdqa_10docs:30 mdqa_20docs:30 liu_kv_10keys:30 nq_closed:all
+# task:limit (limit = questions per gold position; "all" = every row: the 200 held-out KV prompts, the 1,000
+# eval-half NQ questions).
+PAPER_EVAL ?= synthetic_kv_ood:all mdqa_10docs:30 mdqa_20docs:30 liu_kv_10keys:30 nq_closed:all
 
 .PHONY: paper-table paper-data
 paper-data: model
