@@ -63,12 +63,6 @@ def hub_release(t: Path) -> Callable:
     return main
 
 
-def measure_kv(t: Path) -> Callable:
-    from training.measure_kv import main
-
-    return main
-
-
 def evaluation(t: Path) -> Callable:
     from evaluation.__main__ import main
 
@@ -171,10 +165,11 @@ CASES = [
     ("stage-without-inputs", hub_release, lambda t: release_args(t, "--only", "stage"), {}, "run the dataset stage"),
     ("release-push-offline", hub_release, lambda t: release_args(t, "--only", "push"),
      {"HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
-    ("folder-not-a-model", measure_kv, lambda t: ["--model", str(write_synthetic_dataset(t / "ds"))], {},
+    ("folder-not-a-model", evaluation, lambda t: ["run", "--model", str(write_synthetic_dataset(t / "ds")),
+     "--suites", "nq_closed", "--out", str(t / "res")], {},
      "is not a model folder (no config (config.json), no weights, no tokenizer)"),
-    ("measure-out-is-a-folder", measure_kv, lambda t: ["--model", tiny(t), "--out", foreign_folder(t)], {},
-     "is a folder"),
+    ("eval-out-is-a-file", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+     a_file(t)], {}, "is a file"),
     ("eval-corrupt-parquet", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
      str(t / "res"), "--dataset", damaged_dataset(t)], {}, "files cannot be read"),
     ("eval-hub-id-offline", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
