@@ -1,4 +1,4 @@
-r"""Command line: run suites, benchmark generation, or run lm-eval tasks.
+r"""Command line: run suites, list them, benchmark generation, or run lm-eval tasks.
 
     .venv/bin/python -m evaluation run --model build/models/SmolLM2-135M-Instruct \
         --suites mdqa_10docs,liu_kv_10keys,nq_closed --out build/results/base --limit 20
@@ -6,109 +6,92 @@ r"""Command line: run suites, benchmark generation, or run lm-eval tasks.
     .venv/bin/python -m evaluation bench --model build/models/SmolLM2-135M-Instruct --task nq_closed --n 32
     .venv/bin/python -m evaluation lm-eval --model build/models/SmolLM2-135M-Instruct --tasks hellaswag --limit 20 \
         --out build/results/lm_eval.json
+
+Each subcommand's flags are the fields of its config dataclass (``RunConfig``, ``BenchConfig``, ``LmEvalConfig``),
+parsed by transformers' ``HfArgumentParser`` like every other entry point of this project (``infra/cli.py``);
+``python -m evaluation <command> --help`` lists them with their help text.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.data import DEFAULT_DATA_DIR
-from evaluation.runner import DEFAULT_DATASET, RunConfig
-from evaluation.tasks import list_tasks, load_task
-from infra.cli import USER_ERRORS, fail
+from evaluation.runner import RunConfig
+from evaluation.tasks import EvalConfigError, list_tasks, load_task
+from infra.cli import USER_ERRORS, fail, parse_config
+
+COMMANDS = ("run", "list", "bench", "lm-eval")
 
 
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+@dataclass
+class BenchConfig:
+    model: str = field(metadata={"help": "Model folder, Hub id or .gguf file."})
+    task: str = field(default="nq_closed", metadata={"help": "Task whose prompts are timed."})
+    n: int = field(default=32, metadata={"help": "Prompts to time."})
+    batch_size: int = field(default=16, metadata={"help": "Prompts per generate call on the batched path."})
+    precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32"})
+    out: str = field(default="", metadata={"help": "Optional JSON report path."})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+@dataclass
+class LmEvalConfig:
+    model: str = field(metadata={"help": "Model folder or Hub id."})
+    tasks: str = field(metadata={"help": "Comma-separated lm-eval task names, e.g. mmlu,hellaswag."})
+    out: str = field(metadata={"help": "Summary JSON path."})
+    limit: float | None = field(default=None, metadata={"help": "Examples per task (>= 1) or a fraction (< 1)."})
+    include_path: str | None = field(default=None, metadata={"help": "Folder of extra task YAMLs (e.g. FLenQA)."})
+    batch_size: int = field(default=8, metadata={"help": "lm-eval batch size."})
+    no_chat_template: bool = field(default=False, metadata={"help": "Prompt without the model's chat template."})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda (auto: the GPUs when torch sees one)."})
 
-    run = sub.add_parser("run", help="evaluate a model on declared tasks; one results JSON per task")
-    run.add_argument("--model", required=True, help="model folder, Hub id or .gguf file")
-    run.add_argument("--suites", required=True, type=_csv, help="comma-separated task names (see `list`)")
-    run.add_argument("--out", required=True, help="results folder")
-    run.add_argument("--limit", type=int, default=None, help="questions/rows per position (default: all)")
-    run.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with Liu et al.'s files")
-    run.add_argument("--data-repo", default="", help="Hub dataset id holding Liu et al.'s files")
-    run.add_argument("--dataset", default=DEFAULT_DATASET, help="synthetic KV dataset folder or Hub id")
-    run.add_argument("--mdqa-original", default="", help="folder or Hub id with Liu et al.'s original MDQA files")
-    run.add_argument("--batch-size", type=int, default=64, help="at most this many prompts per generate call")
-    run.add_argument("--max-batch-tokens", type=int, default=16384, help="... and this many padded prompt tokens")
-    run.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
-    run.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: the GPUs when torch sees one)")
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit >= 1:
+            self.limit = int(self.limit)  # lm-eval reads an int as a count, a float as a fraction
 
-    sub.add_parser("list", help="declared tasks")
 
-    bench = sub.add_parser("bench", help="batched vs one-at-a-time generation throughput")
-    bench.add_argument("--model", required=True)
-    bench.add_argument("--task", default="nq_closed")
-    bench.add_argument("--n", type=int, default=32)
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--precision", default="auto")
-    bench.add_argument("--out", default="")
+def run_command(command: str, argv: list[str]) -> None:
+    prog = f"python -m evaluation {command}"
+    if command == "list":
+        for name in list_tasks():
+            task = load_task(name)
+            print(f"{name:16s} v{task.version}  {task.description}")
+    elif command == "run":
+        from evaluation.runner import run_eval
 
-    harness = sub.add_parser("lm-eval", help="lm-eval HF backend on named tasks")
-    harness.add_argument("--model", required=True)
-    harness.add_argument("--tasks", required=True, type=_csv)
-    harness.add_argument("--out", required=True, help="summary JSON path")
-    harness.add_argument("--limit", type=float, default=None)
-    harness.add_argument("--include-path", default=None, help="folder of extra task YAMLs (e.g. FLenQA, local data)")
-    harness.add_argument("--batch-size", type=int, default=8)
-    harness.add_argument("--no-chat-template", action="store_true")
-    harness.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: the GPUs when torch sees one)")
-    return parser
+        run_eval(parse_config(RunConfig, argv, prog, "evaluate a model on declared tasks; one results JSON per task"))
+    elif command == "bench":
+        from evaluation.bench import run_bench
+
+        cfg = parse_config(BenchConfig, argv, prog, "batched vs one-at-a-time generation throughput")
+        run_bench(cfg.model, cfg.task, cfg.n, cfg.batch_size, cfg.precision, Path(cfg.out) if cfg.out else None)
+    else:
+        from evaluation.harness import run_lm_eval
+
+        cfg = parse_config(LmEvalConfig, argv, prog, "lm-eval HF backend on named tasks")
+        tasks = [t.strip() for t in cfg.tasks.split(",") if t.strip()]
+        run_lm_eval(
+            cfg.model,
+            tasks,
+            Path(cfg.out),
+            limit=cfg.limit,
+            include_path=cfg.include_path,
+            batch_size=cfg.batch_size,
+            chat_template=not cfg.no_chat_template,
+            device=cfg.device,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        return fail(EvalConfigError(f"give a command: one of {', '.join(COMMANDS)} (e.g. python -m evaluation list)"))
     try:
-        if args.command == "list":
-            for name in list_tasks():
-                task = load_task(name)
-                print(f"{name:16s} v{task.version}  {task.description}")
-        elif args.command == "run":
-            from evaluation.runner import run_eval
-
-            cfg = RunConfig(
-                model=args.model,
-                tasks=args.suites,
-                out=args.out,
-                limit=args.limit,
-                data_dir=args.data_dir,
-                data_repo=args.data_repo,
-                dataset=args.dataset,
-                mdqa_original=args.mdqa_original,
-                batch_size=args.batch_size,
-                max_batch_tokens=args.max_batch_tokens,
-                precision=args.precision,
-                device=args.device,
-            )
-            run_eval(cfg)
-        elif args.command == "bench":
-            from evaluation.bench import run_bench
-
-            run_bench(
-                args.model, args.task, args.n, args.batch_size, args.precision, Path(args.out) if args.out else None
-            )
-        else:
-            from evaluation.harness import run_lm_eval
-
-            limit = int(args.limit) if args.limit and args.limit >= 1 else args.limit
-            run_lm_eval(
-                args.model,
-                args.tasks,
-                Path(args.out),
-                limit=limit,
-                include_path=args.include_path,
-                batch_size=args.batch_size,
-                chat_template=not args.no_chat_template,
-                device=args.device,
-            )
+        run_command(argv[0], argv[1:])
     except (*USER_ERRORS, ValueError) as err:  # ValueError: a bad --device / --precision from resolve_placement
         return fail(err)
     return 0

@@ -34,7 +34,12 @@ DEFAULT_DATASET = "build/dataset"
 @dataclass
 class RunConfig:
     model: str = field(metadata={"help": "Model folder, Hub id, or .gguf file."})
-    tasks: list[str] = field(metadata={"help": "Task names (evaluation/tasks/*.yaml) or YAML paths."})
+    tasks: list[str] = field(
+        metadata={
+            "help": "Task names (evaluation/tasks/*.yaml) or YAML paths, comma-separated.",
+            "aliases": ["--suites"],
+        }
+    )
     out: str = field(metadata={"help": "Folder for <task>.json results and <task>.samples.jsonl predictions."})
     limit: int | None = field(default=None, metadata={"help": "Questions / rows per position (None = all)."})
     data_dir: str = field(default=DEFAULT_DATA_DIR, metadata={"help": "Folder with Liu et al.'s files."})
@@ -60,6 +65,7 @@ class RunConfig:
     placement: Placement = field(init=False, repr=False, default=None)  # resolved from `device` and `precision`
 
     def __post_init__(self) -> None:
+        self.tasks = [t.strip() for item in self.tasks for t in item.split(",") if t.strip()]  # `a,b` or `a b`
         if not self.tasks:
             raise EvalConfigError("no tasks given; pass --suites e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
         if self.limit is not None and self.limit < 1:
