@@ -30,7 +30,8 @@ class BenchConfig:
     model: str = field(metadata={"help": "Model folder, Hub id or .gguf file."})
     task: str = field(default="nq_closed", metadata={"help": "Task whose prompts are timed."})
     n: int = field(default=32, metadata={"help": "Prompts to time."})
-    batch_size: int = field(default=16, metadata={"help": "Prompts per generate call on the batched path."})
+    batch_size: int = field(default=16, metadata={"help": "At most this many prompts per call on the batched path."})
+    max_batch_tokens: int = field(default=16384, metadata={"help": "... and this many padded prompt tokens."})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32"})
     out: str = field(default="", metadata={"help": "Optional JSON report path."})
 
@@ -65,7 +66,8 @@ def run_command(command: str, argv: list[str]) -> None:
         from evaluation.bench import run_bench
 
         cfg = parse_config(BenchConfig, argv, prog, "batched vs one-at-a-time generation throughput")
-        run_bench(cfg.model, cfg.task, cfg.n, cfg.batch_size, cfg.precision, Path(cfg.out) if cfg.out else None)
+        out = Path(cfg.out) if cfg.out else None
+        run_bench(cfg.model, cfg.task, cfg.n, cfg.batch_size, cfg.precision, out, cfg.max_batch_tokens)
     else:
         from evaluation.harness import run_lm_eval
 

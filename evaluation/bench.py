@@ -25,13 +25,23 @@ def time_generation(model, tokenizer, prompts: list[str], settings: GenerationSe
     return time.perf_counter() - start, answers
 
 
-def run_bench(model_path: str, task: str, n: int, batch_size: int, precision: str, out: Path | None) -> dict:
+def run_bench(
+    model_path: str,
+    task: str,
+    n: int,
+    batch_size: int,
+    precision: str,
+    out: Path | None,
+    max_batch_tokens: int = 16384,
+) -> dict:
     cfg = RunConfig(model=model_path, tasks=[task], out="", limit=n, precision=precision)
     task_cfg = cfg.task_configs[0]
     examples = build_examples(task_cfg, cfg)[0][:n]
     prompts = [e.prompt for e in examples]
     model, tokenizer = load_model(model_path)
-    batched = GenerationSettings(task_cfg.max_new_tokens, task_cfg.stop, batch_size, precision)
+    batched = GenerationSettings(
+        task_cfg.max_new_tokens, task_cfg.stop, batch_size, precision, max_batch_tokens=max_batch_tokens
+    )
     single = replace(batched, batch_size=1)
     time_generation(model, tokenizer, prompts[:2], batched)  # warm-up: first-call allocations and kernel selection
     cpu = cpu_model_name()
@@ -39,12 +49,14 @@ def run_bench(model_path: str, task: str, n: int, batch_size: int, precision: st
     rate = len(prompts) / t_loop
     print(f"one-at-a-time loop: {rate:.2f} samples/s ({t_loop:.1f} s, {len(prompts)} prompts) [CPU: {cpu}]")
     t_batch, batch_answers = time_generation(model, tokenizer, prompts, batched)
-    print(f"batched (bs={batch_size}):  {len(prompts) / t_batch:.2f} samples/s ({t_batch:.1f} s) [CPU: {cpu}]")
+    label = f"batched (<= {batch_size} prompts, <= {max_batch_tokens} tokens)"
+    print(f"{label}: {len(prompts) / t_batch:.2f} samples/s ({t_batch:.1f} s) [CPU: {cpu}]")
     agree = sum(a == b for a, b in zip(loop_answers, batch_answers, strict=True)) / len(prompts)
     report = {
         "task": task,
         "prompts": len(prompts),
         "batch_size": batch_size,
+        "max_batch_tokens": max_batch_tokens,
         "precision": resolve_precision(precision),
         "loop_samples_per_s": round(len(prompts) / t_loop, 3),
         "batched_samples_per_s": round(len(prompts) / t_batch, 3),
