@@ -178,6 +178,25 @@ def render_markdown(table: dict) -> str:
     )
 
 
+def verdicts(table: dict, alpha: float = 0.05) -> list[str]:
+    """One line per finetuned model: which columns moved significantly (paired McNemar p < ``alpha``), and how."""
+    lines = []
+    for label in table["finetuned"]:
+        row = table["models"][label]
+        moved = [
+            f"{c} {'+' if cell['delta'] >= 0 else ''}{pct(cell['delta'])} (p={cell['mcnemar_p']:.3g})"
+            for c, cell in row["cells"].items()
+            if cell["mcnemar_p"] < alpha
+        ]
+        leak = row["kv_phrasing"]
+        lines.append(
+            f"- **{label}** vs {table['base']}: "
+            + ("; ".join(moved) if moved else f"no column changed at p < {alpha}")
+            + f"; KV phrasing in {pct(leak['share'])}% of non-KV answers."
+        )
+    return lines
+
+
 def render_plot(table: dict, path: Path) -> None:
     import matplotlib
 

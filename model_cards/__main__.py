@@ -7,11 +7,12 @@ r"""Render the model card and position plot from two results folders.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, fail, parse_config
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
 from model_cards.render import COMMAND, DEFAULT_BASE_MODEL, DEFAULT_RECIPE, inputs_from_folders, write_card
@@ -29,12 +30,30 @@ class CardConfig:
         default=None, metadata={"help": "Hub commit of the dataset repo the synthetic test sets came from."}
     )
     recipe: str = field(default=DEFAULT_RECIPE, metadata={"help": "The SFT recipe that trained the model."})
+    paper_table: Path | None = field(
+        default=None,
+        metadata={"help": "table.json of `make paper-table` (its table.png beside it): adds the comparison."},
+    )
     force: bool = field(default=False, metadata={"help": "Allow replacing a non-empty --out written by another tool."})
 
     def __post_init__(self) -> None:
         for repo_id in (self.model_id, *self.dataset):
             check_repo_id(repo_id)
         check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
+
+
+def read_paper_table(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    if not path.is_file() or not path.with_name("table.png").is_file():
+        raise UserError(f"paper table {path} (and table.png beside it) not found; run `make paper-table` first")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise UserError(f"{path} is not the JSON `make paper-table` writes ({err}); rebuild it") from err
+    if not isinstance(table, dict) or not {"models", "columns", "base", "finetuned"} <= set(table):
+        raise UserError(f"{path} is not a paper table (no models/columns); rebuild it with `make paper-table`")
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             recipe_path=cfg.recipe,
             train_command=f"python -m training.sft --config {cfg.recipe}",
             dataset_revision=cfg.dataset_revision,
+            paper_table=read_paper_table(cfg.paper_table),
+            paper_plot=cfg.paper_table.with_name("table.png") if cfg.paper_table else None,
         )
         print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
     except USER_ERRORS as err:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ HUB_URL = "https://huggingface.co"
 RESULTS_SUBDIR = "eval_results"  # <card folder>/eval_results/{base,finetuned}/<task>.json
 
 PLOT_NAME = "position_accuracy.png"
+PAPER_PLOT_NAME = "paper_table.png"
 LICENSE = "apache-2.0"  # SmolLM2 is Apache-2.0 and so is this finetune
 DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
@@ -64,6 +66,8 @@ class CardInputs:
     train_command: str = f"python -m training.sft --config {DEFAULT_RECIPE}"
     tags: list[str] = field(default_factory=lambda: ["long-context", "retrieval", "synthetic-data", "sft"])
     dataset_revision: str | None = None  # Hub commit of the dataset repo the synthetic test sets were read from
+    paper_table: dict | None = None  # evaluation.paper_table's table.json: this recipe vs the baseline data
+    paper_plot: Path | None = None  # its table.png
 
 
 def position_sort_key(label: str) -> tuple:
@@ -270,6 +274,21 @@ def plot_positions(inputs: CardInputs, path: Path) -> Path | None:
     return path
 
 
+def paper_section(table: dict | None) -> str:
+    """The paper-table comparison (same recipe on synthetic vs factual baseline data), rendered from its JSON."""
+    if not table:
+        return ""
+    from evaluation.paper_table import render_markdown, verdicts
+
+    return (
+        "## Does the paper's effect reproduce?\n\n"
+        "The same recipe trained on the synthetic KV data and on factual long-context baselines (MDQA-style and "
+        "needle-style data from the NQ train half), all evaluated on the NQ eval half and the same prompts "
+        "(`make paper-table`, `evaluation/paper_table.py`):\n\n"
+        f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n" + "\n".join(verdicts(table)) + "\n\n"
+    )
+
+
 def render_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
     data = ModelCardData(
         model_name=inputs.model_id.split("/")[-1],
@@ -311,7 +330,7 @@ Recipe `{inputs.recipe_path}`, trained with:
 {inputs.train_command}
 ```
 
-{recipe}## Evaluation details and data variants
+{paper_section(inputs.paper_table)}{recipe}## Evaluation details and data variants
 
 {chr(10).join(provenance(inputs))}
 
@@ -339,6 +358,10 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
     with staged_folder(out_dir, COMMAND, force) as tmp:
         plot = plot_positions(inputs, tmp / PLOT_NAME)
         render_card(inputs, PLOT_NAME if plot else None).save(tmp / "README.md")
+        if inputs.paper_table:
+            (tmp / "paper_table.json").write_text(json.dumps(inputs.paper_table, indent=2) + "\n")
+            if inputs.paper_plot:
+                shutil.copyfile(inputs.paper_plot, tmp / PAPER_PLOT_NAME)
         for which, results in (("base", inputs.base_results), ("finetuned", inputs.finetuned_results)):
             folder = tmp / RESULTS_SUBDIR / which
             folder.mkdir(parents=True)

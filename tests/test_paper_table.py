@@ -44,7 +44,7 @@ def write_model(folder, predict) -> None:
             data_files=[],
             variant="test",
             limit=10,
-            generation={},
+            generation={"precision": "fp32", "max_new_tokens": task.max_new_tokens, "decoding": "greedy"},
             seconds=1.0,
             commit="abc",
         )
@@ -116,3 +116,20 @@ def test_missing_model_or_mismatched_examples_are_refused(results, tmp_path, cap
     )
     assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 2
     assert "cover different examples" in capsys.readouterr().err
+
+
+def test_model_card_carries_the_comparison_rendered_from_the_table(results, tmp_path):
+    from model_cards.__main__ import main as card_main
+
+    table_dir = tmp_path / "table"
+    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
+    card = tmp_path / "card"
+    argv = ["--base_results", str(results / "base"), "--finetuned_results", str(results / "synthetic")]
+    argv += ["--out", str(card), "--model_id", "org/m", "--paper_table", str(table_dir / "table.json")]
+    assert card_main(argv) == 0
+    text = (card / "README.md").read_text()
+    assert "## Does the paper's effect reproduce?" in text and "| synthetic | 100.0 [" in text
+    # the verdict line names what moved at p < 0.05 and the leakage share, from the same table
+    assert "- **synthetic** vs base: KV value, 8/20 dicts +100.0 (p=0.00195)" in text and "in 9.0% of non-KV" in text
+    assert (card / "paper_table.png").is_file() and (card / "paper_table.json").is_file()
+    assert card_main([*argv[:-1], str(tmp_path / "missing.json"), "--force"]) == 2
