@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from infra.cli import UserError
+from infra.cli import UserError, read_yaml_mapping
 
 NAMED_CONFIG_DIR = Path(__file__).parent / "configs"
 KV_TASKS = ("simple_kv", "multi_subkey_kv")
@@ -269,15 +267,7 @@ def load_config(name_or_path: str, overrides: dict[str, Any] | None = None) -> K
             raise ConfigError(f"unknown config {name_or_path!r}; named configs are: {', '.join(named_configs())}")
     elif not path.is_file():
         raise ConfigError(f"config file {name_or_path} does not exist; give a YAML path or a named config")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
-    if not isinstance(values, dict):
-        raise ConfigError(
-            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per "
-            "KVConfig field"
-        )
+    values = read_yaml_mapping(path, "KVConfig field", ConfigError)
     values = {**values, **(overrides or {})}
     return config_from_dict(values, source=str(path))
 

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evaluation.nq_halves import HALVES
-from infra.cli import UserError
+from infra.cli import UserError, read_yaml_mapping
 
 TASK_DIR = Path(__file__).parent / "tasks"
 SUITES = ("synthetic_kv", "mdqa", "liu_kv", "nq_closed")
@@ -89,15 +87,7 @@ class TaskConfig:
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise EvalConfigError(f"include cycle: {' -> '.join(str(p) for p in (*seen, path))}")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise EvalConfigError(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
-    if not isinstance(values, dict):
-        raise EvalConfigError(
-            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per "
-            "TaskConfig field"
-        )
+    values = read_yaml_mapping(path, "TaskConfig field", EvalConfigError)
     parent = values.pop("include", None)
     if parent is None:
         return values

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_USER_ERROR = 2
@@ -56,3 +57,22 @@ def parse_configs(config_types: tuple[type, ...], argv: Sequence[str] | None, pr
 def parse_config(config_type: type, argv: Sequence[str] | None, prog: str, description: str) -> Any:
     """:func:`parse_configs` for a command with one config dataclass."""
     return parse_configs((config_type,), argv, prog, description)[0]
+
+
+def read_yaml_mapping(path: Path, holds: str, error: type[UserError] = UserError) -> dict[str, Any]:
+    """The mapping a YAML config file holds (empty file → {}); ``error`` names the file and the fix otherwise.
+
+    ``holds`` says what its keys are (e.g. "KVConfig field"), for the message. Every config reader of the project
+    uses this one, so a non-UTF-8 file or a YAML list fails the same way everywhere.
+    """
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise error(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
+    if not isinstance(values, dict):
+        raise error(
+            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per {holds}"
+        )
+    return values

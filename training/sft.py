@@ -32,7 +32,7 @@ from pathlib import Path
 
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
-from infra.cli import USER_ERRORS, UserError, fail
+from infra.cli import USER_ERRORS, UserError, fail, read_yaml_mapping
 from infra.hub import HubError, push_folder
 from infra.model_folder import check_model
 from infra.outputs import check_results_folder
@@ -67,22 +67,13 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
     Unknown recipe keys are checked before the dataclasses are built: building ``SFTConfig`` can fail first on
     something else (e.g. TRL's ``bf16=True`` default on a machine without a GPU), which would hide the typo.
     """
-    import yaml
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" in argv:
         config_path = Path(argv[argv.index("--config") + 1])
         if not config_path.is_file():
             raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
-        try:
-            recipe = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise SetupError(f"{config_path}: not valid UTF-8 YAML ({err}); fix the recipe file") from err
-        if not isinstance(recipe, dict):
-            raise SetupError(
-                f"{config_path}: holds a YAML {type(recipe).__name__}, not a mapping; write one `field: value` line "
-                "per recipe key"
-            )
+        recipe = read_yaml_mapping(config_path, "recipe key", SetupError)
         known = {f.name for cls in (DataArguments, SFTConfig, ModelConfig) for f in fields(cls)} | {"env"}
         unknown = sorted(set(recipe) - known)
         if unknown:
