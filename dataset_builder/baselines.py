@@ -78,6 +78,7 @@ from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
+from dataset_builder import schema
 from dataset_builder.config import BASELINE_TASKS, ConfigError, KVConfig
 from dataset_builder.generate import MAX_ATTEMPTS, PositionDraw, draw_position, gold_index, row_rng
 from dataset_builder.tokens import TokenCounter
@@ -434,22 +435,20 @@ def example_drawer(cfg: KVConfig, source: Source, counter: TokenCounter) -> Draw
 
 def example_to_row(cfg: KVConfig, split: str, index: int, question: str, ex: Example) -> dict:
     """The KV rows' schema (schema.FEATURES); gold_key is the question, gold_value has no integer to hold."""
-    user = {"role": "user", "content": ex.prompt}
-    assistant = {"role": "assistant", "content": ex.answer}
-    return {
-        "id": f"{cfg.name}/{split}/{index:05d}",
-        "task": cfg.task,
-        "messages": [user, assistant],
-        "prompt": [user],
-        "completion": [assistant],
-        "gold_key": question,
-        "gold_value": NO_VALUE,
-        "gold_dict": ex.gold_dict,
-        "gold_index": ex.gold_index,
-        "gold_depth": ex.gold_index / (ex.num_dicts - 1) if ex.num_dicts > 1 else 0.0,
-        "num_dicts": ex.num_dicts,
-        "num_tokens": ex.num_tokens,
-    }
+    return schema.make_row(
+        cfg.name,
+        cfg.task,
+        split,
+        index,
+        ex.prompt,
+        ex.answer,
+        num_tokens=ex.num_tokens,
+        gold_key=question,
+        gold_value=NO_VALUE,
+        gold_dict=ex.gold_dict,
+        gold_index=ex.gold_index,
+        num_dicts=ex.num_dicts,
+    )
 
 
 def make_row(cfg: KVConfig, split: str, index: int, source: Source, draw: DrawExample) -> dict:

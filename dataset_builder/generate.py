@@ -36,6 +36,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from dataset_builder import schema
 from dataset_builder.config import ConfigError, KVConfig, key_space
 from dataset_builder.tokens import TokenCounter
 
@@ -327,22 +328,20 @@ def make_row(cfg: KVConfig, split: str, index: int, counter: TokenCounter, exclu
 
 
 def example_to_row(cfg: KVConfig, split: str, index: int, ex: Example) -> dict:
-    user = {"role": "user", "content": ex.prompt}
-    assistant = {"role": "assistant", "content": ex.answer}
-    return {
-        "id": f"{cfg.name}/{split}/{index:05d}",
-        "task": cfg.task,
-        "messages": [user, assistant],
-        "prompt": [user],
-        "completion": [assistant],
-        "gold_key": format_key(ex.gold.key),
-        "gold_value": ex.gold.value,
-        "gold_dict": str(ex.gold_name),
-        "gold_index": ex.gold_index,
-        "gold_depth": ex.gold_index / (ex.num_dicts - 1) if ex.num_dicts > 1 else 0.0,
-        "num_dicts": ex.num_dicts,
-        "num_tokens": ex.num_tokens,
-    }
+    return schema.make_row(
+        cfg.name,
+        cfg.task,
+        split,
+        index,
+        ex.prompt,
+        ex.answer,
+        num_tokens=ex.num_tokens,
+        gold_key=format_key(ex.gold.key),
+        gold_value=ex.gold.value,
+        gold_dict=str(ex.gold_name),
+        gold_index=ex.gold_index,
+        num_dicts=ex.num_dicts,
+    )
 
 
 def iter_split(

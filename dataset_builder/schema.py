@@ -44,3 +44,23 @@ FIELD_DOCS = {
     "included.",
     "num_tokens": "Measured tokens of the full chat-formatted example (answer included) with the config's tokenizer.",
 }
+
+
+def make_row(
+    config: str, task: str, split: str, index: int, prompt: str, answer: str, *, num_tokens: int, **gold
+) -> dict:
+    """One row in FEATURES: the chat in TRL's three formats, a stable id, and the task's gold fields
+    (``gold_key``, ``gold_value``, ``gold_dict``, ``gold_index``, ``num_dicts``); ``gold_depth`` is derived."""
+    user, assistant = {"role": "user", "content": prompt}, {"role": "assistant", "content": answer}
+    n = gold.pop("num_dicts")
+    return {  # in FEATURES order
+        "id": f"{config}/{split}/{index:05d}",
+        "task": task,
+        "messages": [user, assistant],
+        "prompt": [user],
+        "completion": [assistant],
+        **gold,
+        "gold_depth": gold["gold_index"] / (n - 1) if n > 1 else 0.0,
+        "num_dicts": n,
+        "num_tokens": num_tokens,
+    }
