@@ -10,7 +10,7 @@ Every cell is a score with its 95% Wilson interval; for a finetuned model also t
 exact McNemar p-value of that change, paired example by example (same prompts, so the paired test is the right one,
 and much tighter than comparing two intervals). Per MDQA suite: the position gap (best minus worst gold position).
 The format-leakage probe: the share of a model's answers to non-KV prompts (MDQA, Liu KV, closed-book NQ) that use
-the synthetic KV answer phrasing ("... is in Dictionary [...]", "The value of key ...").
+the synthetic KV answer phrasing ("Dictionary [...]", "value of key", "... and it is in ...").
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ COLUMNS = (
 GAP_TASKS = ("mdqa_10docs", "mdqa_20docs")
 # Suites whose answers should never look like a KV answer: the leakage probe reads their predictions.
 NON_KV_TASKS = ("mdqa_10docs", "mdqa_20docs", "liu_kv_10keys", "nq_closed")
-KV_PHRASING = re.compile(r"Dictionary \[|\bvalue of key\b|\bit is in Dictionary\b", re.IGNORECASE)
+# The KV answer "The value of key K is V and it is in Dictionary [N]." leaks whole or as its clause: measured on the
+# first table, the synthetic model answered "The country music hall of fame is in New York City and it is in New
+# York ..." where the base said "... is located in Nashville". The base's own share is the natural rate.
+KV_PHRASING = re.compile(r"Dictionary \[|\bvalue of key\b|\band it is in\b", re.IGNORECASE)
 
 
 @dataclass
@@ -153,7 +156,7 @@ def format_cell(c: dict) -> str:
     text = f"{pct(c['score'])} [{pct(c['ci95'][0])}-{pct(c['ci95'][1])}]"
     if "delta" in c:
         p = c["mcnemar_p"]
-        text += f"<br>{'+' if c['delta'] >= 0 else ''}{pct(c['delta'])}, p={'<0.001' if p < 0.001 else f'{p:.3f}'}"
+        text += f"<br>{'+' if c['delta'] >= 0 else ''}{pct(c['delta'])}, {'p<0.001' if p < 0.001 else f'p={p:.3f}'}"
     return text
 
 
