@@ -68,9 +68,10 @@ bench-eval: $(STAMP)
 	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision fp32 --out $(RESULTS_DIR)/bench_eval_fp32.json
 	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision bf16 --out $(RESULTS_DIR)/bench_eval_bf16.json
 
-## Model card (README.md + position_accuracy.png) rendered only from build/results/{base,finetuned}.
+## Model card (README.md + position_accuracy.png) rendered only from build/results/{base,finetuned} (+ the paper table
+## of `make paper-table` when it exists).
 cards: $(STAMP)
-	$(PY) -m model_cards --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --out $(BUILD)/cards --model-id $(MODEL_REPO) --dataset $(DATASET_REPO)
+	$(PY) -m model_cards --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --out $(BUILD)/cards --model-id $(MODEL_REPO) --dataset $(DATASET_REPO) $(if $(wildcard $(PAPER_DIR)/table.json),--paper_table $(PAPER_DIR)/table.json)
 
 ## Dataset → base model → finetune → evaluate both → cards → stage release/ → validate → push (HF_TOKEN) or print plan.
 release: $(STAMP)
