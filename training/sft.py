@@ -348,10 +348,23 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print_(push_folder(output_dir, training_args.hub_model_id, "model"))
         except HubError as err:  # the model is saved; only the upload failed (offline, bad id, refused)
-            trainer.end()
+            end_run(trainer)
             return fail(err)
-    trainer.end()
+    end_run(trainer)
     return 0
+
+
+def end_run(trainer) -> None:
+    """End the trainer, then shut the process group down before the interpreter exits.
+
+    Without the explicit shutdown, a gloo worker thread still finishing an asynchronous all-gather needs the GIL
+    while the interpreter finalises, and the process never exits (seen with 2 CPU processes under accelerate).
+    """
+    import torch.distributed as dist
+
+    trainer.end()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
