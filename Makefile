@@ -144,3 +144,14 @@ $(PAPER_DIR)/results/%/done: | paper-data
 ## The paper's Table 2 for SmolLM2-135M: build/paper/table.{md,json,png} (trains and evaluates what is missing).
 paper-table: $(foreach m,$(PAPER_MODELS),$(PAPER_DIR)/results/$(m)/done)
 	$(PY) -m evaluation.paper_table --results $(PAPER_DIR)/results --models $(subst $(space),$(comma),$(PAPER_MODELS)) --out $(PAPER_DIR)
+
+# --- recipe frontier: which recipe learns the skill without costing general ability? (validation data only) ---
+FRONTIER_SPEC := training/recipes/smollm2-135m-instruct/frontier.yaml
+FRONTIER_DATA := smollm2_kv_600 smollm2_kv_8_val smollm2_kv_20_val
+
+.PHONY: recipe-frontier
+## Train each point of $(FRONTIER_SPEC) (~8 min each on 2 cores), score it on the validation sets, and write
+## build/frontier/frontier.{md,json,png}; a rerun resumes.
+recipe-frontier: model
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs $(FRONTIER_DATA)
+	$(PY) -m training.frontier --spec $(FRONTIER_SPEC) --dataset $(DATASET_DIR)

@@ -10,7 +10,11 @@ texts, not on file order, and any user can recompute it::
 
     sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())[:len(questions) // 2]  # train
 
-Within each half, questions keep their file order (so ``--limit N`` takes the first N of the half).
+The training half is itself cut in two by the same ranking, for choosing a recipe (``make recipe-frontier``):
+``replay`` (its first 500) may become finetuning prompts, ``val`` (its last 500) is where a recipe is scored.
+A recipe is therefore never chosen on a question it trained on, nor on one the reported numbers use.
+
+Within each part, questions keep their file order (so ``--limit N`` takes the first N of the part).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-HALVES = ("train", "eval")
+# train = replay + val; eval is disjoint from all three.
+HALVES = ("train", "eval", "replay", "val")
 
 
 def question_rank_key(question: str) -> str:
@@ -26,15 +31,13 @@ def question_rank_key(question: str) -> str:
 
 
 def split_halves(questions: Sequence[str]) -> dict[str, list[int]]:
-    """Indices (into ``questions``, in file order) of the ``train`` and ``eval`` halves."""
+    """Indices (into ``questions``, in file order) of each part in ``HALVES``."""
     if len(set(questions)) != len(questions):
         raise ValueError("NQ questions repeat: the halves would share a question; deduplicate the file first")
     ranked = sorted(range(len(questions)), key=lambda i: question_rank_key(questions[i]))
-    train = set(ranked[: len(questions) // 2])
-    return {
-        "train": [i for i in range(len(questions)) if i in train],
-        "eval": [i for i in range(len(questions)) if i not in train],
-    }
+    half, quarter = len(questions) // 2, len(questions) // 4
+    parts = {"train": ranked[:half], "eval": ranked[half:], "replay": ranked[:quarter], "val": ranked[quarter:half]}
+    return {name: sorted(indices) for name, indices in parts.items()}
 
 
 def select_half(items: Sequence, questions: Sequence[str], half: str) -> list:

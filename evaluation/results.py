@@ -130,7 +130,14 @@ def write_results(out_dir: Path, results: dict, examples: list[EvalExample], pre
     path.write_text(json.dumps(results, indent=2) + "\n")
     with open(out_dir / f"{results['task']}.samples.jsonl", "w") as handle:
         for ex, pred, s in zip(examples, predictions, scores, strict=True):
-            row = {"id": ex.id, "position": ex.position, "prediction": pred, "answers": ex.answers, "scores": s}
+            row = {
+                "id": ex.id,
+                "position": ex.position,
+                "prompt": ex.prompt,  # the user message, before the chat template
+                "prediction": pred,
+                "answers": ex.answers,
+                "scores": s,
+            }
             handle.write(json.dumps(row) + "\n")
     return path
 

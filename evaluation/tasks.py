@@ -47,8 +47,9 @@ class TaskConfig:
     dataset_configs: list[str] = _field([], "synthetic_kv: dataset configs to read (test split); '*_sweep' = all.")
     nq_half: str = _field(
         "eval",
-        "mdqa, nq_closed: which half of the NQ questions (evaluation/nq_halves.py): eval for reported numbers; "
-        "train only for validation while choosing a recipe (the baseline finetuning data come from it too).",
+        "mdqa, nq_closed: which part of the NQ questions (evaluation/nq_halves.py): eval for reported numbers; "
+        "val (a quarter, inside the train half) for choosing a recipe; replay (the train half's other quarter) "
+        "for prompts a recipe may train on; train = replay + val (the baseline finetuning data come from it).",
     )
     variant: str = _field("", "Which data variant produced a number (recorded beside it on the card).")
 

@@ -284,6 +284,15 @@ def test_bad_data_gives_one_clear_error(tiny_model, tiny_dataset, tmp_path, caps
     assert expected.format(tiny_dataset) in err
 
 
+def test_abbreviated_flag_is_refused_not_taken_for_another_field(tiny_model, tiny_dataset, tmp_path, capsys):
+    """argparse's default would read ``--learning_rat`` as ``--learning_rate``: a typo must fail, not train."""
+    argv = recipe_args(tiny_model, tiny_dataset, tmp_path / "out") + ["--learning_rat", "1"]
+    assert sft.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--learning_rat" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_recipe_key_fails_with_nonzero_exit(tiny_model, tiny_dataset, tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"model_name_or_path: {tiny_model}\ndataset_name: {tiny_dataset}\nmax_seq_length: 512\n")

@@ -47,10 +47,27 @@ class DataArguments(ScriptArguments):
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on the first N rows of the train split (smoke tests, quick sweeps)."}
     )
+    mix_dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "A second dataset whose train split is mixed into the training rows: general chat data (a Hub "
+            "id such as HuggingFaceTB/smoltalk) or replay rows (python -m training.replay). Same forms as "
+            "dataset_name."
+        },
+    )
+    mix_dataset_config: str | None = field(default=None, metadata={"help": "Config of mix_dataset_name, if any."})
+    mix_rows: int = field(
+        default=0, metadata={"help": "How many mix_dataset_name rows (a seeded random draw) join the train split."}
+    )
 
     def __post_init__(self):
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ValueError(f"max_train_samples must be >= 1 or null, got {self.max_train_samples}")
+        if self.mix_rows < 0 or bool(self.mix_rows) != bool(self.mix_dataset_name):
+            raise ValueError(
+                f"mix_rows={self.mix_rows}, mix_dataset_name={self.mix_dataset_name!r}: set both (rows >= 1) to mix "
+                "a second dataset in, or neither"
+            )
 
 
 class SetupError(UserError):
@@ -58,7 +75,14 @@ class SetupError(UserError):
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((DataArguments, SFTConfig, ModelConfig))
+    # allow_abbrev=False: argparse would otherwise take `--learning_rat` as `--learning_rate` (or any unique prefix),
+    # so a typo on the command line would silently set some other field than the one the user meant to.
+    return TrlParser((DataArguments, SFTConfig, ModelConfig), allow_abbrev=False)
+
+
+def recipe_keys() -> set[str]:
+    """Every key a recipe (or a frontier point's overrides) may set."""
+    return {f.name for cls in (DataArguments, SFTConfig, ModelConfig) for f in fields(cls)}
 
 
 def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfig, ModelConfig]:
@@ -74,7 +98,7 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
         if not config_path.is_file():
             raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
         recipe = read_yaml_mapping(config_path, "recipe key", SetupError)
-        known = {f.name for cls in (DataArguments, SFTConfig, ModelConfig) for f in fields(cls)} | {"env"}
+        known = recipe_keys() | {"env"}
         unknown = sorted(set(recipe) - known)
         if unknown:
             raise SetupError(
@@ -100,38 +124,47 @@ def looks_local(name: str) -> bool:
     )
 
 
-def load_sft_dataset(args: DataArguments):
-    """Load the train (and test, if any) split and normalise rows to conversational prompt/completion."""
-    from datasets import DatasetDict
+def read_splits(name: str | None, config: str | None, prefix: str = ""):
+    """Every split of a dataset folder (one config of it), a .json/.jsonl/.parquet file (its ``train``) or a Hub id.
 
+    ``prefix`` names the recipe fields in messages: "" for dataset_name/_config, "mix_" for the mixed-in dataset.
+    """
     from infra.dataset_files import config_names, read_dataset
 
-    name = args.dataset_name
     if not name:
         raise SetupError(
-            "dataset_name is not set; give a dataset folder (build/dataset, with dataset_config), a Hub id, "
+            f"{prefix}dataset_name is not set; give a dataset folder (build/dataset, with dataset_config), a Hub id, "
             "or a .json/.jsonl/.parquet file"
         )
     path = Path(name).expanduser()
     if path.is_file():
-        dataset = {args.dataset_train_split: read_dataset(str(path), split=args.dataset_train_split)}
-    elif path.is_dir():
+        return {"train": read_dataset(str(path), split="train")}
+    if path.is_dir():
         configs = config_names(str(path))
-        if args.dataset_config is None and configs != ["default"]:
-            raise SetupError(f"dataset_config is not set; {name} holds the configs {', '.join(configs)}")
-        if args.dataset_config is not None and args.dataset_config not in configs:
+        if config is None and configs != ["default"]:
+            raise SetupError(f"{prefix}dataset_config is not set; {name} holds the configs {', '.join(configs)}")
+        if config is not None and config not in configs:
             raise SetupError(
-                f"dataset_config {args.dataset_config!r} is not in {name} (it has {', '.join(configs)}); "
-                f"build it with `python -m dataset_builder build --out {name} --configs {args.dataset_config}`"
+                f"{prefix}dataset_config {config!r} is not in {name} (it has {', '.join(configs)}); "
+                f"build it with `python -m dataset_builder build --out {name} --configs {config}`"
             )
-        dataset = read_dataset(str(path), args.dataset_config)
-    elif looks_local(name) or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return read_dataset(str(path), config)
+    if looks_local(name) or os.environ.get("HF_HUB_OFFLINE") == "1":
         fix = "run `make dataset`" if "dataset" in name else "check the path"
         offline = " (and the Hub is offline, HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-        raise SetupError(f"dataset_name {name} does not exist locally{offline}; {fix}")
-    else:
-        dataset = read_dataset(name, args.dataset_config)
+        raise SetupError(f"{prefix}dataset_name {name} does not exist locally{offline}; {fix}")
+    return read_dataset(name, config)
 
+
+def load_sft_dataset(args: DataArguments):
+    """Load the train (and test, if any) split, mix in ``mix_rows`` rows of ``mix_dataset_name``, and normalise
+    rows to conversational prompt/completion."""
+    from datasets import DatasetDict, concatenate_datasets
+
+    name = args.dataset_name
+    dataset = read_splits(name, args.dataset_config)
+    if Path(name).expanduser().is_file():  # a single file is the train split, whatever the recipe calls it
+        dataset = {args.dataset_train_split: dataset["train"]}
     if args.dataset_train_split not in dataset:
         raise SetupError(f"{name} has no split {args.dataset_train_split!r} (it has {', '.join(dataset)})")
     splits = {args.dataset_train_split: dataset[args.dataset_train_split]}
@@ -140,7 +173,21 @@ def load_sft_dataset(args: DataArguments):
     if args.max_train_samples is not None:
         train = splits[args.dataset_train_split]
         splits[args.dataset_train_split] = train.select(range(min(args.max_train_samples, len(train))))
-    return DatasetDict({split: to_prompt_completion(ds, name) for split, ds in splits.items()})
+    splits = {split: to_prompt_completion(ds, name) for split, ds in splits.items()}
+    if args.mix_rows:
+        mix = read_splits(args.mix_dataset_name, args.mix_dataset_config, "mix_")
+        if "train" not in mix or len(mix["train"]) < args.mix_rows:
+            have = len(mix["train"]) if "train" in mix else 0
+            raise SetupError(
+                f"mix_rows={args.mix_rows} but {args.mix_dataset_name} has {have} train rows; lower mix_rows"
+            )
+        # Seed 0, not the recipe's seed: changing the training seed must not change which rows are mixed in.
+        mix_train = to_prompt_completion(
+            mix["train"].shuffle(seed=0).select(range(args.mix_rows)), args.mix_dataset_name
+        )
+        train = splits[args.dataset_train_split]
+        splits[args.dataset_train_split] = concatenate_datasets([train, mix_train.cast(train.features)])
+    return DatasetDict(splits)
 
 
 def to_prompt_completion(dataset, name: str):

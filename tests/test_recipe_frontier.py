@@ -1,0 +1,210 @@
+"""Choosing a recipe on validation data only: the NQ parts, replay rows, mixing them into training, the frontier.
+
+Results folders are written by the evaluation's own writer from hand-made predictions, so every number the frontier
+table prints is known here in advance; training is checked on the tiny random Llama of test_training_sft.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from test_training_sft import kv_rows, recipe_args, tiny_dataset, tiny_model  # noqa: F401 (fixtures)
+
+from evaluation.data import DEFAULT_DATA_DIR, EvalExample
+from evaluation.mdqa import load_nq_oracle
+from evaluation.nq_halves import split_halves
+from evaluation.results import build_results, write_results
+from evaluation.tasks import load_task
+from training import frontier, replay, sft
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "training/recipes/smollm2-135m-instruct/frontier.yaml"
+KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
+
+
+def test_nq_parts_follow_the_documented_rule_and_never_overlap():
+    questions = [q.question for q in load_nq_oracle(Path(DEFAULT_DATA_DIR) / "nq-open-oracle-dev.jsonl.gz")]
+    parts = {name: {questions[i] for i in idx} for name, idx in split_halves(questions).items()}
+    ranked = sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())  # the docstring's rule
+    assert parts["train"] == set(ranked[:1000]) and parts["eval"] == set(ranked[1000:])
+    assert parts["replay"] == set(ranked[:500]) and parts["val"] == set(ranked[500:1000])
+    assert parts["replay"] | parts["val"] == parts["train"]
+    assert not parts["replay"] & parts["val"] and not parts["train"] & parts["eval"]
+    assert load_task("nq_closed_val").nq_half == "val" and load_task("nq_closed_replay").nq_half == "replay"
+
+
+def write_task(folder: Path, task_name: str, examples: list[EvalExample], predictions: list[str]) -> None:
+    task = load_task(task_name)
+    results, scores = build_results(
+        task,
+        examples,
+        predictions,
+        model={"path_or_id": str(folder)},
+        data_files=[],
+        variant="test",
+        limit=None,
+        generation={"precision": "fp32", "decoding": "greedy"},
+        seconds=1.0,
+        commit="abc",
+    )
+    write_results(folder, results, examples, predictions, scores)
+
+
+def closed_book_examples(n: int) -> list[EvalExample]:
+    return [EvalExample(f"nq{i}", "closed-book", f"Question: q{i}?\nAnswer:", ["paris"]) for i in range(n)]
+
+
+def test_replay_rows_are_the_prompt_and_the_models_own_answer(tmp_path, capsys):
+    examples = closed_book_examples(3)
+    write_task(tmp_path / "base", "nq_closed_replay", examples, ["London, I think", "  ", "paris"])
+    samples = tmp_path / "base" / "nq_closed_replay.samples.jsonl"
+    assert replay.main(["--samples", str(samples), "--out", str(tmp_path / "replay")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "replay" / "train.jsonl").read_text().splitlines()]
+    # the gold answer ("paris") is never the target unless the model said it; the blank answer is dropped
+    assert rows == [
+        {"messages": [{"role": "user", "content": "Question: q0?\nAnswer:"}, {"role": "assistant", "content": a}]}
+        for a in ["London, I think"]
+    ] + [
+        {
+            "messages": [
+                {"role": "user", "content": "Question: q2?\nAnswer:"},
+                {"role": "assistant", "content": "paris"},
+            ]
+        }
+    ]
+
+
+def test_replay_refuses_a_file_without_prompts_and_writes_nothing(tmp_path, capsys):
+    samples = tmp_path / "old.samples.jsonl"
+    samples.write_text(json.dumps({"id": "nq0", "prediction": "x"}) + "\n")
+    assert replay.main(["--samples", str(samples), "--out", str(tmp_path / "replay")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "'prompt'" in err
+    assert not (tmp_path / "replay").exists()
+
+
+def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dataset, tmp_path):  # noqa: F811
+    mix = tmp_path / "replay.jsonl"
+    chats = [
+        [{"role": "user", "content": f"Question: q{i}?\nAnswer:"}, {"role": "assistant", "content": f"a{i}"}]
+        for i in range(5)
+    ]
+    mix.write_text("".join(json.dumps({"messages": c}) + "\n" for c in chats))
+    argv = recipe_args(tiny_model, tiny_dataset, tmp_path / "out", mix_dataset_name=mix, mix_rows=3)
+    data_args, training_args, model_args = sft.parse_recipe(argv)
+    train = sft.load_sft_dataset(data_args)["train"]
+    assert len(train) == 16 + 3
+    mixed = [row["completion"][0]["content"] for row in train.select(range(16, 19))]
+    assert len(set(mixed)) == 3 and set(mixed) <= {f"a{i}" for i in range(5)}
+    assert train[0]["completion"][0]["content"] == kv_rows(16, seed=0)[0]["messages"][1]["content"]
+    # the same draw whatever the training seed
+    reseeded = sft.parse_recipe(
+        recipe_args(tiny_model, tiny_dataset, tmp_path / "o", mix_dataset_name=mix, mix_rows=3, seed=7)
+    )
+    assert sft.load_sft_dataset(reseeded[0])["train"][16:]["completion"] == train[16:]["completion"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [({"mix_rows": 9}, "mix_rows=9 but"), ({"mix_rows": 0}, "set both"), ({"mix_dataset_name": None}, "set both")],
+)
+def test_bad_mixing_is_one_clear_error(tiny_model, tiny_dataset, tmp_path, capsys, overrides, expected):  # noqa: F811
+    mix = tmp_path / "replay.jsonl"
+    chat = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    mix.write_text(json.dumps({"messages": chat}) + "\n")
+    settings = {"mix_dataset_name": mix, "mix_rows": 1, **overrides}
+    argv = recipe_args(
+        tiny_model, tiny_dataset, tmp_path / "out", **{k: v for k, v in settings.items() if v is not None}
+    )
+    assert sft.main(argv) == 2
+    err = capsys.readouterr().err  # datasets' progress bar may precede the error
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0] and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_committed_frontier_spec_parses_and_every_point_is_a_valid_recipe():
+    spec = frontier.read_spec(SPEC)
+    frontier.check_points(spec)  # raises on a misspelled override
+    assert "full_lr2e-4" in spec.points and spec.points["full_lr2e-4"] == {}
+
+
+def test_misspelled_override_fails_before_any_compute(tmp_path, capsys, monkeypatch):
+    spec = tmp_path / "frontier.yaml"
+    spec.write_text(
+        f"base_recipe: {SPEC.parent / 'sft/smollm2_kv_600_full.yaml'}\nout: {tmp_path / 'f'}\n"
+        "points:\n  fast:\n    learning_rat: 1.0e-4\n"
+    )
+    monkeypatch.setattr(frontier, "run", lambda args: pytest.fail(f"ran {args}"))
+    assert frontier.main(["--spec", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: point fast") and "learning_rat" in err and err.count("\n") == 1
+
+
+def write_point(folder: Path, kv_right: int, closed_right: list[int], leak: bool = False) -> None:
+    """synthetic_kv_val: 10 prompts (5 of 8 dictionaries, 5 of 20), the first ``kv_right`` right; nq_closed_val: 20
+    questions, right exactly at ``closed_right``; wrong closed-book answers in the KV phrasing when ``leak``."""
+    kv = [
+        EvalExample(
+            f"kv{i}", f"smollm2_kv_{8 if i < 5 else 20}_val depth 0.00", "p", ["34"], {"value": 34, "dict": "2"}
+        )
+        for i in range(10)
+    ]
+    write_task(folder, "synthetic_kv_val", kv, [KV_ANSWER if i < kv_right else "no idea" for i in range(10)])
+    wrong = "It is in Dictionary [3]." if leak else "london"
+    answers = ["paris" if i in closed_right else wrong for i in range(20)]
+    write_task(folder, "nq_closed_val", closed_book_examples(20), answers)
+
+
+def test_frontier_table_pairs_each_point_with_the_base_and_marks_the_target(tmp_path):
+    spec = frontier.FrontierSpec(
+        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"),
+        out=str(tmp_path),
+        points={"drifts": {"learning_rate": 2e-4}, "keeps": {"learning_rate": 5e-5}},
+    )
+    results = tmp_path / "results"
+    write_point(results / "base", kv_right=1, closed_right=[0, 1, 2])
+    write_point(results / "drifts", kv_right=10, closed_right=[0], leak=True)  # loses 2 of 20: -10 points
+    write_point(results / "keeps", kv_right=10, closed_right=[0, 1, 2, 3])  # gains one
+    table = frontier.summarize(spec)
+    drifts, keeps = table["points"]["drifts"], table["points"]["keeps"]
+    assert drifts["kv_value"]["score"] == 1.0 and drifts["kv_value_8"]["n"] == 5
+    assert drifts["closed_book"]["delta"] == pytest.approx(-0.10) and drifts["kv_phrasing"] == pytest.approx(19 / 20)
+    assert keeps["closed_book"]["delta"] == pytest.approx(0.05) and keeps["kv_phrasing"] == 0
+    assert not drifts["meets_target"] and keeps["meets_target"] and not table["points"]["base"]["meets_target"]
+    frontier.write_frontier(spec)
+    md = (tmp_path / "frontier.md").read_text()
+    assert (
+        "| keeps | learning_rate=5e-05 | 100.0 / 100.0 (100.0) | 20.0 [8.1-41.6] | +5.0, p=1.000 | 0.0 | yes |" in md
+    )
+    assert (tmp_path / "frontier.png").stat().st_size > 0
+
+
+def test_frontier_runs_each_stage_once_and_resumes(tmp_path, monkeypatch):
+    """The base is scored, replay rows built, each point trained and scored; on a rerun only what is missing runs."""
+    spec = frontier.FrontierSpec(
+        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"), out=str(tmp_path), points={"a": {}, "b": {}}
+    )
+    calls = []
+
+    def fake_run(args):
+        calls.append(args[1])
+        if args[1] == "evaluation":  # write what the real command would
+            out = Path(args[args.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            for task in args[args.index("--suites") + 1].split(","):
+                (out / f"{task}.json").write_text("{}")
+        if args[1] == "training.replay":
+            Path(args[-1]).mkdir(parents=True)
+            (Path(args[-1]) / "train.jsonl").write_text("")
+
+    monkeypatch.setattr(frontier, "run", fake_run)
+    cfg = frontier.FrontierConfig(spec=str(SPEC))
+    frontier.run_frontier(cfg, spec)
+    assert calls == ["evaluation", "training.replay", "training.sft", "evaluation", "training.sft", "evaluation"]
+    calls.clear()
+    frontier.run_frontier(cfg, spec)
+    assert calls == ["training.sft", "training.sft"]  # training.sft itself skips a finished run

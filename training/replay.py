@@ -1,0 +1,99 @@
+"""Replay rows: the base model's own answers to prompts it will not be scored on, to mix into finetuning.
+
+Finetuning on KV prompts alone drifts the model on everything else: its closed-book NQ answers get shorter and pick
+up the KV answer's phrasing (``make paper-table``'s leakage column). Mixing in rows whose answer is what the *base*
+model already said (self-distillation; the gold answers are never used) anchors that behaviour while the KV skill is
+learnt. It stands in for general chat data (e.g. HuggingFaceTB/smoltalk), which a user with the Hub would mix in the
+same way (``mix_dataset_name`` in a recipe); offline, the only prompts at hand are NQ questions, so the replay prompts
+are the NQ ``replay`` quarter (evaluation/nq_halves.py), disjoint from the ``val`` quarter a recipe is chosen on and
+from the ``eval`` half every reported number uses.
+
+    python -m evaluation run --model build/models/SmolLM2-135M-Instruct --suites nq_closed_replay \\
+        --out build/frontier/results/base
+    python -m training.replay --samples build/frontier/results/base/nq_closed_replay.samples.jsonl \\
+        --out build/frontier/replay
+
+One row (``<out>/train.jsonl``, TRL's conversational format):
+
+    {"messages": [{"role": "user", "content": "Question: who sang ...\\nAnswer:"},
+                  {"role": "assistant", "content": "The song was sung by ..."}]}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.outputs import staged_folder
+
+COMMAND = "training.replay"
+
+
+class ReplayError(UserError):
+    """The samples file cannot become replay rows; the message names the file and the fix."""
+
+
+@dataclass
+class ReplayConfig:
+    samples: str = field(metadata={"help": "A <task>.samples.jsonl written by `python -m evaluation run`."})
+    out: str = field(metadata={"help": "Folder to write train.jsonl into (replaced only if this command wrote it)."})
+    force: bool = field(default=False, metadata={"help": "Replace --out even if this command did not write it."})
+
+    def __post_init__(self) -> None:
+        if not Path(self.samples).is_file():
+            raise ReplayError(
+                f"samples file {self.samples} does not exist; write it with `python -m evaluation run "
+                "--suites nq_closed_replay --out <folder>` on the base model"
+            )
+
+
+def replay_rows(samples: list[dict]) -> list[dict]:
+    """One chat row per sample with a non-empty prediction: the prompt, then the model's own answer."""
+    rows = []
+    for sample in samples:
+        answer = sample["prediction"].strip()
+        if answer:  # an empty answer would give TRL a row with nothing to learn
+            rows.append(
+                {"messages": [{"role": "user", "content": sample["prompt"]}, {"role": "assistant", "content": answer}]}
+            )
+    return rows
+
+
+def read_samples(path: Path) -> list[dict]:
+    samples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            sample = json.loads(line)
+        except ValueError as err:
+            raise ReplayError(
+                f"{path} line {number} is not JSON ({err}); re-run the evaluation that wrote it"
+            ) from err
+        if not isinstance(sample, dict) or not {"prompt", "prediction"} <= set(sample):
+            raise ReplayError(
+                f"{path} line {number} has no 'prompt' and 'prediction'; it must be a samples file of "
+                "`python -m evaluation run` (re-run it: older versions did not record the prompt)"
+            )
+        samples.append(sample)
+    if not samples:
+        raise ReplayError(f"{path} is empty; re-run the evaluation that wrote it")
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_config(ReplayConfig, argv, "python -m training.replay", __doc__.split("\n\n")[0])
+        rows = replay_rows(read_samples(Path(cfg.samples)))
+        with staged_folder(Path(cfg.out), COMMAND, cfg.force) as folder:
+            with open(folder / "train.jsonl", "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(row) + "\n" for row in rows)
+    except USER_ERRORS as err:
+        return fail(err)
+    print(f"wrote {len(rows)} replay rows to {Path(cfg.out) / 'train.jsonl'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
