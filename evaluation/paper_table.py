@@ -120,6 +120,25 @@ def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:
     return {"share": leaked / len(predictions), "n": len(predictions), "leaked": leaked}
 
 
+def compute_time(results: dict[str, dict]) -> dict:
+    """What one model cost, from the files that recorded it: each suite's generation seconds (results ``timing``) and
+    the training run's ``train_runtime`` (its ``trainer_state.json``; none for the base). Model loading and process
+    start-up are not counted, a resumed run counts only its last session, and a machine shared with other jobs
+    inflates both: an end-to-end wall-clock time needs an uncontended ``time make paper-table``."""
+    model = Path(next(iter(results.values()))["model"]["path_or_id"])
+    state = model / "trainer_state.json"
+    train = json.loads(state.read_text()).get("train_runtime") if state.is_file() else None
+    if train is None and state.is_file():  # older TRL: the runtime is only in the last log entry
+        train = next(
+            (e["train_runtime"] for e in json.loads(state.read_text())["log_history"] if "train_runtime" in e), None
+        )
+    return {
+        "eval_s": {task: r["timing"]["seconds"] for task, r in results.items()},
+        "train_s": train,
+        "cpu": sorted({r["timing"]["cpu"] for r in results.values()}),
+    }
+
+
 def build_table(cfg: TableConfig) -> dict:
     root = Path(cfg.results)
     base_label, *tuned = cfg.labels
@@ -139,6 +158,7 @@ def build_table(cfg: TableConfig) -> dict:
             "position_gap": gaps,
             "kv_phrasing": kv_phrasing_share(folder, NON_KV_TASKS),
             "model": results[label][COLUMNS[0].task]["model"],
+            "compute": compute_time(results[label]),
         }
     table["base"], table["finetuned"] = base_label, tuned
     table["provenance"] = {
@@ -177,7 +197,24 @@ def render_markdown(table: dict) -> str:
             + ".",
             "",
             *lines,
+            "",
+            render_compute(table),
         ]
+    )
+
+
+def render_compute(table: dict) -> str:
+    """One line: minutes of training and of evaluation per model, and their sum, as the results files recorded."""
+    parts, total = [], 0.0
+    for label, row in table["models"].items():
+        compute = row["compute"]
+        train, evaluate = (compute["train_s"] or 0) / 60, sum(compute["eval_s"].values()) / 60
+        total += train + evaluate
+        parts.append(f"{label} {train:.1f} + {evaluate:.1f}")
+    cpus = sorted({cpu for row in table["models"].values() for cpu in row["compute"]["cpu"]})
+    return (
+        "Compute as recorded (minutes of training + evaluation per model; loading, start-up and the sessions before "
+        "a resume not counted): " + ", ".join(parts) + f"; {total:.0f} min in all, on {' / '.join(cpus)}."
     )
 
 

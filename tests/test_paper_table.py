@@ -94,6 +94,10 @@ def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_p
     assert n_non_kv == 10 * 3 + 10 * 3 + 10 * 3 + 10  # mdqa_10docs, mdqa_20docs, liu_kv_10keys x 3 positions, NQ
     markdown = (out / "table.md").read_text()
     assert "| synthetic | 100.0 [" in markdown and "-20.0, p=0.500" in markdown
+    # compute: each suite's recorded generation time (1 s each here); no trainer_state.json, so no training time
+    compute = table["models"]["base"]["compute"]
+    assert compute["train_s"] is None and set(compute["eval_s"].values()) == {1.0} and len(compute["eval_s"]) == 5
+    assert "base 0.0 + 0.1, synthetic 0.0 + 0.1; 0 min in all" in markdown
     assert (out / "table.png").stat().st_size > 10_000
 
 

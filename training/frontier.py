@@ -162,8 +162,7 @@ def summarize(spec: FrontierSpec) -> dict:
 
 
 def render_markdown(table: dict) -> str:
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f}"
+    from evaluation.paper_table import pct
 
     head = (
         "| point | overrides | KV value 8 / 20 dicts (all) | closed-book [95% CI] | change, p | KV phrasing | target |"
