@@ -123,6 +123,11 @@ model_synthetic := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
 model_synthetic_template := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_kv_600_template-sft-full
 model_mdqa := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_mdqa_600-sft-full
 model_niah := $(BUILD)/models/SmolLM2-135M-Instruct-smollm2_niah_600-sft-full
+# Optional rows (add them to PAPER_MODELS): the same recipes at the first table's learning rate, 2e-4, before the
+# recipe frontier chose 5e-5; each trains into its own folder. They show what the learning rate alone does.
+first_lr = $(1) --learning_rate 2.0e-4 --output_dir $(2) --hub_model_id $(notdir $(2))
+$(foreach m,synthetic synthetic_template mdqa niah,$(eval model_$(m)_lr2e-4 := $(model_$(m))-lr2e-4))
+$(foreach m,synthetic synthetic_template mdqa niah,$(eval recipe_$(m)_lr2e-4 := $(call first_lr,$(recipe_$(m)),$(model_$(m)_lr2e-4))))
 # task:limit (limit = questions per gold position; "all" = every row: the 200 held-out KV prompts, the 1,000
 # eval-half NQ questions).
 PAPER_EVAL ?= synthetic_kv_ood:all mdqa_10docs:30 mdqa_20docs:30 liu_kv_10keys:30 nq_closed:all

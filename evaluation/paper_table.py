@@ -121,20 +121,15 @@ def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:
 
 
 def compute_time(results: dict[str, dict]) -> dict:
-    """What one model cost, from the files that recorded it: each suite's generation seconds (results ``timing``) and
-    the training run's ``train_runtime`` (its ``trainer_state.json``; none for the base). Model loading and process
-    start-up are not counted, a resumed run counts only its last session, and a machine shared with other jobs
-    inflates both: an end-to-end wall-clock time needs an uncontended ``time make paper-table``."""
-    model = Path(next(iter(results.values()))["model"]["path_or_id"])
-    state = model / "trainer_state.json"
-    train = json.loads(state.read_text()).get("train_runtime") if state.is_file() else None
-    if train is None and state.is_file():  # older TRL: the runtime is only in the last log entry
-        train = next(
-            (e["train_runtime"] for e in json.loads(state.read_text())["log_history"] if "train_runtime" in e), None
-        )
+    """What one model cost, from its results files: each suite's generation seconds (``timing``) and the training
+    run's ``train_runtime`` (recorded from its ``trainer_state.json`` when it was evaluated; none for the base).
+    Model loading and process start-up are not counted, a resumed run counts only its last session, and a machine
+    shared with other jobs inflates both: an end-to-end wall-clock time needs an uncontended ``time make paper-table``.
+    """
+    trainings = [r["model"].get("training") for r in results.values()]
     return {
         "eval_s": {task: r["timing"]["seconds"] for task, r in results.items()},
-        "train_s": train,
+        "train_s": next((t["train_runtime_s"] for t in trainings if t), None),
         "cpu": sorted({r["timing"]["cpu"] for r in results.values()}),
     }
 
@@ -210,7 +205,8 @@ def render_compute(table: dict) -> str:
         compute = row["compute"]
         train, evaluate = (compute["train_s"] or 0) / 60, sum(compute["eval_s"].values()) / 60
         total += train + evaluate
-        parts.append(f"{label} {train:.1f} + {evaluate:.1f}")
+        unknown = compute["train_s"] is None and label != table["base"]  # evaluated before training times were kept
+        parts.append(f"{label} {'?' if unknown else f'{train:.1f}'} + {evaluate:.1f}")
     cpus = sorted({cpu for row in table["models"].values() for cpu in row["compute"]["cpu"]})
     return (
         "Compute as recorded (minutes of training + evaluation per model; loading, start-up and the sessions before "

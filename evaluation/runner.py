@@ -120,6 +120,13 @@ def model_record(model: str) -> dict:
         from infra.hub import sha256_file
 
         record["config_sha256"] = sha256_file(path / "config.json")
+    state = path / "trainer_state.json"
+    if state.is_file():  # a model trained here: its steps and training time travel with every number it gets
+        import json
+
+        values = json.loads(state.read_text())
+        runtime = next((e["train_runtime"] for e in values.get("log_history", []) if "train_runtime" in e), None)
+        record["training"] = {"global_step": values.get("global_step"), "train_runtime_s": runtime}
     return record
 
 

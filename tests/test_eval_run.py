@@ -150,3 +150,14 @@ def test_batches_are_longest_first_and_capped_by_count_and_padded_tokens():
     # a prompt longer than the budget still runs, alone
     assert plan_batches([9000, 8000], batch_size=8, max_batch_tokens=4000) == [[0], [1]]
     assert sorted(i for b in plan_batches(lengths, 3, 500) for i in b) == list(range(len(lengths)))
+
+
+def test_results_record_the_training_run_of_a_model_trained_here(tmp_path):
+    """Steps and training time travel with the numbers (the paper table's compute line reads them from there)."""
+    from evaluation.runner import model_record
+
+    (tmp_path / "config.json").write_text("{}")
+    assert "training" not in model_record(str(tmp_path))  # the base model: nothing trained here
+    state = {"global_step": 100, "log_history": [{"loss": 1.0, "step": 5}, {"train_runtime": 498.2, "step": 100}]}
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    assert model_record(str(tmp_path))["training"] == {"global_step": 100, "train_runtime_s": 498.2}

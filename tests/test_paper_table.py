@@ -17,6 +17,8 @@ from evaluation.results import build_results, write_results
 from evaluation.tasks import load_task
 
 KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
+# What evaluation.runner.model_record adds for a model trained here (read from its trainer_state.json).
+TRAINING = {"synthetic": {"training": {"global_step": 100, "train_runtime_s": 120.0}}}
 
 
 def examples_for(task_name: str, n: int) -> list[EvalExample]:
@@ -40,7 +42,7 @@ def write_model(folder, predict) -> None:
             task,
             examples,
             predictions,
-            model={"path_or_id": str(folder)},
+            model={"path_or_id": str(folder), **TRAINING.get(folder.name, {})},
             data_files=[],
             variant="test",
             limit=10,
@@ -94,10 +96,11 @@ def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_p
     assert n_non_kv == 10 * 3 + 10 * 3 + 10 * 3 + 10  # mdqa_10docs, mdqa_20docs, liu_kv_10keys x 3 positions, NQ
     markdown = (out / "table.md").read_text()
     assert "| synthetic | 100.0 [" in markdown and "-20.0, p=0.500" in markdown
-    # compute: each suite's recorded generation time (1 s each here); no trainer_state.json, so no training time
+    # compute: each suite's recorded generation time (1 s each here) and the training time the results recorded
     compute = table["models"]["base"]["compute"]
     assert compute["train_s"] is None and set(compute["eval_s"].values()) == {1.0} and len(compute["eval_s"]) == 5
-    assert "base 0.0 + 0.1, synthetic 0.0 + 0.1; 0 min in all" in markdown
+    assert table["models"]["synthetic"]["compute"]["train_s"] == 120.0
+    assert "base 0.0 + 0.1, synthetic 2.0 + 0.1; 2 min in all" in markdown
     assert (out / "table.png").stat().st_size > 10_000
 
 
