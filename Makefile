@@ -69,9 +69,9 @@ bench-eval: $(STAMP)
 	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision bf16 --out $(RESULTS_DIR)/bench_eval_bf16.json
 
 ## Model card (README.md + position_accuracy.png) rendered only from build/results/{base,finetuned} (+ the paper table
-## of `make paper-table` when it exists).
+## of `make paper-table` and the recipe frontier of `make recipe-frontier` when they exist).
 cards: $(STAMP)
-	$(PY) -m model_cards --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --out $(BUILD)/cards --model-id $(MODEL_REPO) --dataset $(DATASET_REPO) $(if $(wildcard $(PAPER_DIR)/table.json),--paper_table $(PAPER_DIR)/table.json)
+	$(PY) -m model_cards --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --out $(BUILD)/cards --model-id $(MODEL_REPO) --dataset $(DATASET_REPO) $(if $(wildcard $(PAPER_DIR)/table.json),--paper_table $(PAPER_DIR)/table.json) $(if $(wildcard $(BUILD)/frontier/frontier.json),--frontier $(BUILD)/frontier/frontier.json)
 
 ## Dataset → base model → finetune → evaluate both → cards → stage release/ → validate → push (HF_TOKEN) or print plan.
 release: $(STAMP)

@@ -34,6 +34,12 @@ class CardConfig:
         default=None,
         metadata={"help": "table.json of `make paper-table` (its table.png beside it): adds the comparison."},
     )
+    frontier: Path | None = field(
+        default=None,
+        metadata={
+            "help": "frontier.json of `make recipe-frontier` (frontier.png beside it): how the recipe was chosen."
+        },
+    )
     force: bool = field(default=False, metadata={"help": "Allow replacing a non-empty --out written by another tool."})
 
     def __post_init__(self) -> None:
@@ -42,17 +48,18 @@ class CardConfig:
         check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
 
 
-def read_paper_table(path: Path | None) -> dict | None:
+def read_table_json(path: Path | None, keys: set[str], make_target: str) -> dict | None:
+    """A table JSON that ``make <make_target>`` wrote, with its PNG beside it (same stem), or None without a path."""
     if path is None:
         return None
-    if not path.is_file() or not path.with_name("table.png").is_file():
-        raise UserError(f"paper table {path} (and table.png beside it) not found; run `make paper-table` first")
+    if not path.is_file() or not path.with_suffix(".png").is_file():
+        raise UserError(f"{path} (and {path.with_suffix('.png').name} beside it) not found; run `make {make_target}`")
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
-        raise UserError(f"{path} is not the JSON `make paper-table` writes ({err}); rebuild it") from err
-    if not isinstance(table, dict) or not {"models", "columns", "base", "finetuned"} <= set(table):
-        raise UserError(f"{path} is not a paper table (no models/columns); rebuild it with `make paper-table`")
+        raise UserError(f"{path} is not the JSON `make {make_target}` writes ({err}); rebuild it") from err
+    if not isinstance(table, dict) or not keys <= set(table):
+        raise UserError(f"{path} is not what `make {make_target}` writes (no {sorted(keys)}); rebuild it")
     return table
 
 
@@ -68,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             recipe_path=cfg.recipe,
             train_command=f"python -m training.sft --config {cfg.recipe}",
             dataset_revision=cfg.dataset_revision,
-            paper_table=read_paper_table(cfg.paper_table),
-            paper_plot=cfg.paper_table.with_name("table.png") if cfg.paper_table else None,
+            paper_table=read_table_json(cfg.paper_table, {"models", "columns", "base", "finetuned"}, "paper-table"),
+            paper_plot=cfg.paper_table.with_suffix(".png") if cfg.paper_table else None,
+            frontier=read_table_json(cfg.frontier, {"points", "target"}, "recipe-frontier"),
+            frontier_plot=cfg.frontier.with_suffix(".png") if cfg.frontier else None,
         )
         print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
     except USER_ERRORS as err:

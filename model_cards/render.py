@@ -34,6 +34,7 @@ RESULTS_SUBDIR = "eval_results"  # <card folder>/eval_results/{base,finetuned}/<
 
 PLOT_NAME = "position_accuracy.png"
 PAPER_PLOT_NAME = "paper_table.png"
+FRONTIER_PLOT_NAME = "recipe_frontier.png"
 LICENSE = "apache-2.0"  # SmolLM2 is Apache-2.0 and so is this finetune
 DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
@@ -68,6 +69,8 @@ class CardInputs:
     dataset_revision: str | None = None  # Hub commit of the dataset repo the synthetic test sets were read from
     paper_table: dict | None = None  # evaluation.paper_table's table.json: this recipe vs the baseline data
     paper_plot: Path | None = None  # its table.png
+    frontier: dict | None = None  # training.frontier's frontier.json: how the recipe's settings were chosen
+    frontier_plot: Path | None = None  # its frontier.png
 
 
 def position_sort_key(label: str) -> tuple:
@@ -289,6 +292,20 @@ def paper_section(table: dict | None) -> str:
     )
 
 
+def frontier_section(table: dict | None) -> str:
+    """How the recipe was chosen: the recipe frontier on validation data, rendered from its JSON."""
+    if not table:
+        return ""
+    from training.frontier import render_markdown
+
+    return (
+        "## How the recipe was chosen\n\n"
+        "Learning rate, steps, LoRA and replay mixing were compared on validation data only (the `_val` KV sets "
+        "and the NQ val quarter; never the numbers reported above) with `make recipe-frontier`:\n\n"
+        f"{render_markdown(table)}\n\n![recipe frontier]({FRONTIER_PLOT_NAME})\n\n"
+    )
+
+
 def render_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
     data = ModelCardData(
         model_name=inputs.model_id.split("/")[-1],
@@ -330,7 +347,7 @@ Recipe `{inputs.recipe_path}`, trained with:
 {inputs.train_command}
 ```
 
-{paper_section(inputs.paper_table)}{recipe}## Evaluation details and data variants
+{paper_section(inputs.paper_table)}{frontier_section(inputs.frontier)}{recipe}## Evaluation details and data variants
 
 {chr(10).join(provenance(inputs))}
 
@@ -362,6 +379,10 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
             (tmp / "paper_table.json").write_text(json.dumps(inputs.paper_table, indent=2) + "\n")
             if inputs.paper_plot:
                 shutil.copyfile(inputs.paper_plot, tmp / PAPER_PLOT_NAME)
+        if inputs.frontier:
+            (tmp / "recipe_frontier.json").write_text(json.dumps(inputs.frontier, indent=2) + "\n")
+            if inputs.frontier_plot:
+                shutil.copyfile(inputs.frontier_plot, tmp / FRONTIER_PLOT_NAME)
         for which, results in (("base", inputs.base_results), ("finetuned", inputs.finetuned_results)):
             folder = tmp / RESULTS_SUBDIR / which
             folder.mkdir(parents=True)

@@ -46,7 +46,7 @@ def write_task(folder: Path, task_name: str, examples: list[EvalExample], predic
         data_files=[],
         variant="test",
         limit=None,
-        generation={"precision": "fp32", "decoding": "greedy"},
+        generation={"precision": "fp32", "max_new_tokens": task.max_new_tokens, "decoding": "greedy"},
         seconds=1.0,
         commit="abc",
     )
@@ -208,3 +208,26 @@ def test_frontier_runs_each_stage_once_and_resumes(tmp_path, monkeypatch):
     calls.clear()
     frontier.run_frontier(cfg, spec)
     assert calls == ["training.sft", "training.sft"]  # training.sft itself skips a finished run
+
+
+def test_model_card_says_how_the_recipe_was_chosen(tmp_path):
+    from model_cards.__main__ import main as card_main
+
+    spec = frontier.FrontierSpec(
+        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"),
+        out=str(tmp_path / "frontier"),
+        points={"keeps": {"learning_rate": 5e-5}},
+    )
+    results = tmp_path / "frontier" / "results"
+    write_point(results / "base", kv_right=1, closed_right=[0, 1, 2])
+    write_point(results / "keeps", kv_right=10, closed_right=[0, 1, 2, 3])
+    frontier.write_frontier(spec)
+    card = tmp_path / "card"
+    argv = ["--base_results", str(results / "base"), "--finetuned_results", str(results / "keeps")]
+    argv += ["--out", str(card), "--model_id", "org/m", "--frontier", str(tmp_path / "frontier" / "frontier.json")]
+    assert card_main(argv) == 0
+    text = (card / "README.md").read_text()
+    assert "## How the recipe was chosen" in text and "| keeps | learning_rate=5e-05 | 100.0 / 100.0 (100.0) |" in text
+    assert (card / "recipe_frontier.png").is_file() and (card / "recipe_frontier.json").is_file()
+    (tmp_path / "frontier" / "frontier.png").unlink()  # a table without its plot is refused, in one line
+    assert card_main([*argv, "--force"]) == 2
