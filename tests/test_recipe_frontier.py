@@ -175,12 +175,29 @@ def test_frontier_table_pairs_each_point_with_the_base_and_marks_the_target(tmp_
     assert drifts["closed_book"]["delta"] == pytest.approx(-0.10) and drifts["kv_phrasing"] == pytest.approx(19 / 20)
     assert keeps["closed_book"]["delta"] == pytest.approx(0.05) and keeps["kv_phrasing"] == 0
     assert not drifts["meets_target"] and keeps["meets_target"] and not table["points"]["base"]["meets_target"]
+    assert table["chosen"] == "keeps"
     frontier.write_frontier(spec)
     md = (tmp_path / "frontier.md").read_text()
     assert (
         "| keeps | learning_rate=5e-05 | 100.0 / 100.0 (100.0) | 20.0 [8.1-41.6] | +5.0, p=1.000 | 0.0 | yes |" in md
     )
     assert (tmp_path / "frontier.png").stat().st_size > 0
+    assert "Chosen (meets the target with the smallest closed-book cost, then the best KV value): keeps." in md
+
+
+def test_choice_prefers_the_smaller_closed_book_cost_then_the_better_kv_value():
+    def row(kv, delta, meets=True):
+        return {"kv_value": {"score": kv}, "closed_book": {"delta": delta}, "meets_target": meets}
+
+    points = {
+        "base": row(0.07, 0.0, False),
+        "a": row(0.96, 0.004),
+        "b": row(0.965, -0.006),
+        "c": row(1.0, 0.01, False),
+    }
+    assert frontier.choose(points) == "a"
+    assert frontier.choose({**points, "d": row(0.97, 0.004)}) == "d"
+    assert frontier.choose({"base": points["base"], "c": points["c"]}) is None
 
 
 def test_frontier_runs_each_stage_once_and_resumes(tmp_path, monkeypatch):
