@@ -72,7 +72,8 @@ def read_spec(path: Path) -> FrontierSpec:
 def point_argv(spec: FrontierSpec, name: str) -> list[str]:
     """``training.sft`` arguments of one point: the base recipe, its own output folder, then the overrides."""
     argv = ["--config", spec.base_recipe, "--output_dir", str(Path(spec.out) / "models" / name)]
-    argv += ["--hub_model_id", f"SmolLM2-135M-Instruct-kv-frontier-{name}"]  # never pushed: HF_TOKEN unset
+    # A frontier point is an experiment, not a release: it gets its own Hub name, pushed only if HF_TOKEN is set.
+    argv += ["--hub_model_id", f"{Path(base_model(spec)).name}-kv-frontier-{name}"]
     for key, value in spec.points[name].items():
         argv += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
     return argv
