@@ -409,6 +409,9 @@ def end_run(trainer) -> None:
     """
     import torch.distributed as dist
 
+    # Every process waits here for the main one to finish its files, so all shut down together: a process that tore
+    # its group down while the main one was still writing left that one waiting forever (seen once in 3 LoRA DDP runs).
+    trainer.accelerator.wait_for_everyone()
     trainer.end()
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
