@@ -67,6 +67,8 @@ eval: $(STAMP)
 bench-eval: $(STAMP)
 	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision fp32 --out $(RESULTS_DIR)/bench_eval_fp32.json
 	$(PY) -m evaluation bench --model $(MODEL_DIR) --task nq_closed --n 32 --batch-size 16 --precision bf16 --out $(RESULTS_DIR)/bench_eval_bf16.json
+	$(PY) -m evaluation bench --model $(MODEL_DIR) --task mdqa_20docs --n 12 --batch-size 64 --precision fp32 --out $(RESULTS_DIR)/bench_eval_mdqa20_fp32.json
+	$(PY) -m evaluation bench --model $(MODEL_DIR) --task mdqa_20docs --n 12 --batch-size 64 --precision bf16 --out $(RESULTS_DIR)/bench_eval_mdqa20_bf16.json
 
 ## Model card (README.md + position_accuracy.png) rendered only from build/results/{base,finetuned} (+ the paper table
 ## of `make paper-table` and the recipe frontier of `make recipe-frontier` when they exist).

@@ -31,7 +31,7 @@ class BenchConfig:
     task: str = field(default="nq_closed", metadata={"help": "Task whose prompts are timed."})
     n: int = field(default=32, metadata={"help": "Prompts to time."})
     batch_size: int = field(default=16, metadata={"help": "At most this many prompts per call on the batched path."})
-    max_batch_tokens: int = field(default=16384, metadata={"help": "... and this many padded prompt tokens."})
+    max_batch_tokens: int = field(default=8192, metadata={"help": "... and this many padded prompt tokens."})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32"})
     out: str = field(default="", metadata={"help": "Optional JSON report path."})
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from evaluation.generation import GenerationSettings, generate_answers, load_model, resolve_precision
+from evaluation.generation import GenerationSettings, generate_answers, load_model, resolve_placement
 from evaluation.runner import RunConfig, build_examples
 from infra.machine import cpu_model_name
 
@@ -32,16 +32,15 @@ def run_bench(
     batch_size: int,
     precision: str,
     out: Path | None,
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int = 8192,
 ) -> dict:
     cfg = RunConfig(model=model_path, tasks=[task], out="", limit=n, precision=precision)
     task_cfg = cfg.task_configs[0]
     examples = build_examples(task_cfg, cfg)[0][:n]
     prompts = [e.prompt for e in examples]
-    model, tokenizer = load_model(model_path)
-    batched = GenerationSettings(
-        task_cfg.max_new_tokens, task_cfg.stop, batch_size, precision, max_batch_tokens=max_batch_tokens
-    )
+    placement = resolve_placement("auto", precision)
+    model, tokenizer = load_model(model_path, placement)
+    batched = GenerationSettings(task_cfg.max_new_tokens, task_cfg.stop, batch_size, max_batch_tokens)
     single = replace(batched, batch_size=1)
     time_generation(model, tokenizer, prompts[:2], batched)  # warm-up: first-call allocations and kernel selection
     cpu = cpu_model_name()
@@ -57,7 +56,8 @@ def run_bench(
         "prompts": len(prompts),
         "batch_size": batch_size,
         "max_batch_tokens": max_batch_tokens,
-        "precision": resolve_precision(precision),
+        "precision": placement.precision,
+        "dtype": placement.dtype,
         "loop_samples_per_s": round(len(prompts) / t_loop, 3),
         "batched_samples_per_s": round(len(prompts) / t_batch, 3),
         "speedup": round(t_loop / t_batch, 2),

@@ -8,7 +8,14 @@ from test_eval_builders import kv_rows, write_oracle, write_synthetic_dataset
 from tiny_model import save_tiny_model
 
 from evaluation.__main__ import main
-from evaluation.generation import GenerationSettings, generate_answers, load_model, render_chat, truncate_at_stop
+from evaluation.generation import (
+    GenerationSettings,
+    generate_answers,
+    load_model,
+    render_chat,
+    resolve_placement,
+    truncate_at_stop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +44,10 @@ def test_chat_template_is_the_tokenizers_own(tiny):
 
 
 def test_batched_generation_matches_one_at_a_time(tiny):
-    model, tokenizer = load_model(str(tiny))
+    model, tokenizer = load_model(str(tiny), resolve_placement("cpu", "fp32"))  # exact equality needs fp32
     prompts = ["short", "a somewhat longer prompt with more words in it", "mid length prompt"]
-    single = generate_answers(model, tokenizer, prompts, GenerationSettings(12, ["\n"], 1, "fp32"))
-    batched = generate_answers(model, tokenizer, prompts, GenerationSettings(12, ["\n"], 3, "fp32"))
+    single = generate_answers(model, tokenizer, prompts, GenerationSettings(12, ["\n"], 1))
+    batched = generate_answers(model, tokenizer, prompts, GenerationSettings(12, ["\n"], 3))
     assert single == batched  # left padding + attention mask: padding must not change greedy answers
 
 

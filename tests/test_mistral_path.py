@@ -158,9 +158,9 @@ def test_lora_adapter_merges_and_reloads_with_the_same_outputs(tiny_mistral, wor
     assert torch.allclose(merged_logits, peft_logits, atol=1e-4)
     assert not (merged / "adapter_config.json").exists() and (merged / "tokenizer.json").is_file()
     # the evaluation loader reads the adapter folder as it is (transformers' PEFT integration loads the base)
-    from evaluation.generation import load_model
+    from evaluation.generation import load_model, resolve_placement
 
-    model, _ = load_model(str(adapter))
+    model, _ = load_model(str(adapter), resolve_placement("cpu", "fp32"))  # fp32, to compare at 1e-4
     with torch.no_grad():
         assert torch.allclose(model(**batch).logits.float(), peft_logits, atol=1e-4)
 
@@ -282,11 +282,12 @@ def test_placement_puts_a_model_on_the_gpus_in_bf16_and_keeps_the_cpu_path():
     from evaluation.harness import lm_eval_model_args
 
     gpu = resolve_placement("auto", "auto", cuda_available=True)
-    assert gpu == Placement("cuda", "bfloat16", "auto", autocast_bf16=False)
+    assert gpu == Placement("cuda", "bfloat16", "auto")
     assert gpu.load_kwargs() == {"dtype": "bfloat16", "device_map": "auto"}
     cpu = resolve_placement("cpu", "fp32", cuda_available=True)
-    assert cpu == Placement("cpu", "float32", None, autocast_bf16=False) and cpu.load_kwargs() == {"dtype": "float32"}
-    assert resolve_placement("auto", "bf16", cuda_available=False) == Placement("cpu", "float32", None, True)
+    assert cpu == Placement("cpu", "float32", None) and cpu.load_kwargs() == {"dtype": "float32"}
+    # a CPU with native bf16 loads bf16 weights too (decoding reads every weight per token: half the bytes)
+    assert resolve_placement("auto", "bf16", cuda_available=False) == Placement("cpu", "bfloat16", None)
     with pytest.raises(ValueError, match="device=cuda but torch sees no GPU"):
         resolve_placement("cuda", "auto", cuda_available=False)
     with pytest.raises(ValueError, match="device='tpu'"):
@@ -301,10 +302,10 @@ def test_gpu_style_loading_runs_the_tiny_mistral_end_to_end(tiny_mistral):
     """bf16 weights with device_map="auto", the GPU placement, exercised on the same classes here (on the CPU)."""
     from evaluation.generation import GenerationSettings, Placement, generate_answers, load_model
 
-    model, tokenizer = load_model(str(tiny_mistral), Placement("cpu", "bfloat16", "auto", autocast_bf16=False))
+    model, tokenizer = load_model(str(tiny_mistral), Placement("cpu", "bfloat16", "auto"))
     assert model.dtype == torch.bfloat16 and type(model).__name__ == "MistralForCausalLM"
     assert model.device.type == "cpu"  # device_map="auto" with no GPU: everything on the CPU
-    settings = GenerationSettings(max_new_tokens=4, stop=["\n"], batch_size=2, precision="bf16", device="cpu")
+    settings = GenerationSettings(max_new_tokens=4, stop=["\n"], batch_size=2)
     answers = generate_answers(model, tokenizer, ["What is 1 + 1?", "Name a colour.", "Hi"], settings)
     assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
 
