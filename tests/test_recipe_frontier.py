@@ -107,6 +107,26 @@ def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dat
     assert sft.load_sft_dataset(reseeded[0])["train"][16:]["completion"] == train[16:]["completion"]
 
 
+def test_mixed_chat_rows_longer_than_max_length_are_skipped_not_refused(tiny_model, tiny_dataset, tmp_path):  # noqa: F811
+    """A Hub chat set has rows longer than a CPU recipe's max_length: the draw skips them, and the run trains."""
+    mix = tmp_path / "chat.jsonl"
+    long_chat = [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "long"}]
+    short = [[{"role": "user", "content": f"q{i}?"}, {"role": "assistant", "content": f"a{i}"}] for i in range(3)]
+    mix.write_text("".join(json.dumps({"messages": c}) + "\n" for c in [long_chat, *short, long_chat]))
+    max_length = 256  # the tiny KV rows fit; a 400-word prompt does not
+    mixing = {"mix_dataset_name": mix, "mix_rows": 3, "max_length": max_length, "max_steps": 2}
+    argv = recipe_args(tiny_model, tiny_dataset, tmp_path / "out", **mixing)
+    assert sft.main(argv) == 0  # check_rows_fit would refuse a long mixed row: none was drawn
+    data_args, training_args, model_args = sft.parse_recipe(argv)
+    count = sft.chat_token_counter(str(tiny_model))
+    assert count(sft.as_prompt_completion({"messages": long_chat}, "chat")) > max_length
+    train = sft.load_sft_dataset(data_args, fits=lambda row: count(row) <= max_length)["train"]
+    assert sorted(row["completion"][0]["content"] for row in train.select(range(16, 19))) == ["a0", "a1", "a2"]
+    with pytest.raises(sft.SetupError, match="mix_rows=4 but only 3 of the 5 train rows"):
+        data_args.mix_rows = 4
+        sft.load_sft_dataset(data_args, fits=lambda row: count(row) <= max_length)
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [({"mix_rows": 9}, "mix_rows=9 but"), ({"mix_rows": 0}, "set both"), ({"mix_dataset_name": None}, "set both")],

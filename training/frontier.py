@@ -133,7 +133,7 @@ def run_frontier(cfg: FrontierConfig, spec: FrontierSpec) -> None:
 
 def summarize(spec: FrontierSpec) -> dict:
     """Per point: KV value (overall, 8 and 20 dictionaries), closed-book score and paired change, leakage, target."""
-    from evaluation.paper_table import KV_PHRASING, Column, cell, outcomes, read_samples
+    from evaluation.paper_table import Column, cell, kv_phrasing_share, outcomes, read_samples
 
     results = Path(spec.out) / "results"
     columns = {
@@ -152,8 +152,7 @@ def summarize(spec: FrontierSpec) -> dict:
                 i: s for i, s in samples["kv_value"].items() if s["position"].startswith(f"smollm2_kv_{dicts}_")
             }
             row[f"kv_value_{dicts}"] = cell({i: s["scores"]["value"] for i, s in by_size.items()}, None)
-        answers = [s["prediction"] for s in samples["closed_book"].values()]
-        row["kv_phrasing"] = sum(1 for a in answers if KV_PHRASING.search(a)) / len(answers)
+        row["kv_phrasing"] = kv_phrasing_share(results / name, (CLOSED_BOOK_TASK,))["share"]
         row["overrides"] = {} if name == "base" else spec.points[name]
         row["meets_target"] = name != "base" and (
             row["kv_value"]["score"] >= TARGET_KV_VALUE and row["closed_book"]["delta"] >= -TARGET_CLOSED_BOOK_DROP

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -156,9 +157,39 @@ def read_splits(name: str | None, config: str | None, prefix: str = ""):
     return read_dataset(name, config)
 
 
-def load_sft_dataset(args: DataArguments):
-    """Load the train (and test, if any) split, mix in ``mix_rows`` rows of ``mix_dataset_name``, and normalise
-    rows to conversational prompt/completion."""
+def draw_mix_rows(mix_train, n: int, fits: Callable[[dict], bool], name: str):
+    """The first ``n`` rows of a seed-0 shuffle of ``mix_train`` that ``fits`` accepts (as prompt/completion).
+
+    Seed 0, not the recipe's seed: changing the training seed must not change which rows are mixed in. A general chat
+    set (smoltalk) has rows longer than a CPU recipe's max_length; those are skipped here rather than refused by
+    ``check_rows_fit`` later, so a recipe can mix a Hub chat set as it is. When every row fits (replay rows), this is
+    ``shuffle(seed=0).select(range(n))``.
+    """
+    shuffled, keep = mix_train.shuffle(seed=0), []
+    for index, row in enumerate(shuffled):  # converts and measures only the rows it reads, not all of smoltalk
+        if len(keep) == n:
+            break
+        if fits(as_prompt_completion(row, name)):
+            keep.append(index)
+    if len(keep) < n:
+        raise SetupError(
+            f"mix_rows={n} but only {len(keep)} of the {len(mix_train)} train rows of {name} fit max_length; "
+            "lower mix_rows or raise max_length"
+        )
+    return shuffled.select(keep)
+
+
+def chat_token_counter(model_name_or_path: str) -> Callable[[dict], int]:
+    """A prompt/completion row's length as TRL tokenizes it: the chat template over prompt + completion."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+    return lambda row: len(tokenizer.apply_chat_template(row["prompt"] + row["completion"])["input_ids"])
+
+
+def load_sft_dataset(args: DataArguments, fits: Callable[[dict], bool] = lambda row: True):
+    """Load the train (and test, if any) split, mix in ``mix_rows`` rows of ``mix_dataset_name`` that ``fits``
+    accepts, and normalise rows to conversational prompt/completion."""
     from datasets import DatasetDict, concatenate_datasets
 
     name = args.dataset_name
@@ -176,15 +207,10 @@ def load_sft_dataset(args: DataArguments):
     splits = {split: to_prompt_completion(ds, name) for split, ds in splits.items()}
     if args.mix_rows:
         mix = read_splits(args.mix_dataset_name, args.mix_dataset_config, "mix_")
-        if "train" not in mix or len(mix["train"]) < args.mix_rows:
-            have = len(mix["train"]) if "train" in mix else 0
-            raise SetupError(
-                f"mix_rows={args.mix_rows} but {args.mix_dataset_name} has {have} train rows; lower mix_rows"
-            )
-        # Seed 0, not the recipe's seed: changing the training seed must not change which rows are mixed in.
-        mix_train = to_prompt_completion(
-            mix["train"].shuffle(seed=0).select(range(args.mix_rows)), args.mix_dataset_name
-        )
+        if "train" not in mix:
+            raise SetupError(f"mix_dataset_name {args.mix_dataset_name} has no train split (it has {', '.join(mix)})")
+        mix_rows = draw_mix_rows(mix["train"], args.mix_rows, fits, args.mix_dataset_name)
+        mix_train = to_prompt_completion(mix_rows, args.mix_dataset_name)
         train = splits[args.dataset_train_split]
         splits[args.dataset_train_split] = concatenate_datasets([train, mix_train.cast(train.features)])
     return DatasetDict(splits)
@@ -201,14 +227,17 @@ def to_prompt_completion(dataset, name: str):
         return dataset.select_columns(["prompt", "completion"])
     if "messages" not in columns:
         raise SetupError(f"{name} needs a 'messages' column or 'prompt' + 'completion' columns; it has {columns}")
+    return dataset.map(as_prompt_completion, fn_kwargs={"name": name}, remove_columns=columns)
 
-    def split_last_turn(row):
-        messages = row["messages"]
-        if messages[-1]["role"] != "assistant":
-            raise SetupError(f"{name}: every 'messages' row must end with an assistant turn, got {messages[-1]}")
-        return {"prompt": messages[:-1], "completion": messages[-1:]}
 
-    return dataset.map(split_last_turn, remove_columns=columns)
+def as_prompt_completion(row: dict, name: str) -> dict:
+    """One row as conversational prompt/completion (a ``messages`` row: all turns but the last, the last)."""
+    if "prompt" in row and "completion" in row:
+        return {"prompt": row["prompt"], "completion": row["completion"]}
+    messages = row["messages"]
+    if messages[-1]["role"] != "assistant":
+        raise SetupError(f"{name}: every 'messages' row must end with an assistant turn, got {messages[-1]}")
+    return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
 def default_hub_model_id(data_args: DataArguments, model_args: ModelConfig) -> str:
@@ -365,7 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         check_model(model_args.model_name_or_path)
         output_dir = Path(training_args.output_dir)
         check_results_folder(output_dir)  # an output_dir that is a file fails now, not after training
-        dataset = load_sft_dataset(data_args)
+        max_length = training_args.max_length
+        if data_args.mix_rows and max_length:
+            count = chat_token_counter(model_args.model_name_or_path)
+            dataset = load_sft_dataset(data_args, fits=lambda row: count(row) <= max_length)
+        else:
+            dataset = load_sft_dataset(data_args)
         if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
             # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not redo it.
             print(f"{output_dir} already holds a finished run; delete it to train again")
