@@ -65,6 +65,13 @@ class ReleaseConfig:
     )
     results_dir: str = field(default="build/results", metadata={"help": "Results of base/ and finetuned/."})
     cards_dir: str = field(default="build/cards", metadata={"help": "Rendered model card + plot."})
+    # Optional card sections: included when the file exists (`make paper-table`, `make recipe-frontier` ran first).
+    paper_table: str = field(
+        default="build/paper/table.json", metadata={"help": "The paper table's JSON; its section joins the card."}
+    )
+    frontier: str = field(
+        default="build/frontier/frontier.json", metadata={"help": "The recipe frontier's JSON; likewise."}
+    )
     release_dir: str = field(default="release", metadata={"help": "Staged repos: dataset/ and model/ (git-ignored)."})
     state_dir: str = field(default="build/release_state", metadata={"help": "Done-markers of finished stages."})
     data_dir: str = field(default="../shared/data/lost-in-the-middle", metadata={"help": "Liu et al.'s files."})
@@ -170,8 +177,12 @@ def stage_eval_finetuned(cfg: ReleaseConfig) -> dict:
     return evaluate_model(cfg, cfg.finetuned_dir, Path(cfg.results_dir) / "finetuned")
 
 
+def existing(path: str) -> Path | None:
+    return Path(path) if Path(path).is_file() else None
+
+
 def stage_cards(cfg: ReleaseConfig) -> dict:
-    from model_cards.render import inputs_from_folders, write_card
+    from model_cards.render import inputs_from_folders, table_sections, write_card
 
     # a release card compares the two: each results folder must exist and hold current results (else one line)
     inputs = inputs_from_folders(
@@ -181,6 +192,7 @@ def stage_cards(cfg: ReleaseConfig) -> dict:
         datasets=[cfg.dataset_repo],
         recipe_path=cfg.recipe,
         train_command=f"python -m training.sft --config {cfg.recipe}",
+        **table_sections(existing(cfg.paper_table), existing(cfg.frontier)),
     )
     return {"card": str(write_card(inputs, Path(cfg.cards_dir)))}
 

@@ -7,15 +7,21 @@ r"""Render the model card and position plot from two results folders.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import USER_ERRORS, fail, parse_config
 from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
-from model_cards.render import COMMAND, DEFAULT_BASE_MODEL, DEFAULT_RECIPE, inputs_from_folders, write_card
+from model_cards.render import (
+    COMMAND,
+    DEFAULT_BASE_MODEL,
+    DEFAULT_RECIPE,
+    inputs_from_folders,
+    table_sections,
+    write_card,
+)
 
 
 @dataclass
@@ -48,21 +54,6 @@ class CardConfig:
         check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
 
 
-def read_table_json(path: Path | None, keys: set[str], make_target: str) -> dict | None:
-    """A table JSON that ``make <make_target>`` wrote, with its PNG beside it (same stem), or None without a path."""
-    if path is None:
-        return None
-    if not path.is_file() or not path.with_suffix(".png").is_file():
-        raise UserError(f"{path} (and {path.with_suffix('.png').name} beside it) not found; run `make {make_target}`")
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise UserError(f"{path} is not the JSON `make {make_target}` writes ({err}); rebuild it") from err
-    if not isinstance(table, dict) or not keys <= set(table):
-        raise UserError(f"{path} is not what `make {make_target}` writes (no {sorted(keys)}); rebuild it")
-    return table
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_config(CardConfig, argv, "python -m model_cards", __doc__.splitlines()[0])
@@ -75,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             recipe_path=cfg.recipe,
             train_command=f"python -m training.sft --config {cfg.recipe}",
             dataset_revision=cfg.dataset_revision,
-            paper_table=read_table_json(cfg.paper_table, {"models", "columns", "base", "finetuned"}, "paper-table"),
-            paper_plot=cfg.paper_table.with_suffix(".png") if cfg.paper_table else None,
-            frontier=read_table_json(cfg.frontier, {"points", "target"}, "recipe-frontier"),
-            frontier_plot=cfg.frontier.with_suffix(".png") if cfg.frontier else None,
+            **table_sections(cfg.paper_table, cfg.frontier),
         )
         print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
     except USER_ERRORS as err:

@@ -26,6 +26,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from dataset_builder.card import DEFAULT_REPO_ID
 from evaluation.results import load_results
+from infra.cli import UserError
 from infra.outputs import staged_folder
 
 COMMAND = "python -m model_cards"  # recorded in the card folder's marker
@@ -389,6 +390,31 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
             for task, record in results.items():  # byte for byte what evaluation/results.py wrote
                 (folder / f"{task}.json").write_text(json.dumps(record, indent=2) + "\n")
     return out_dir / "README.md"
+
+
+def read_table_json(path: Path | None, keys: set[str], make_target: str) -> dict | None:
+    """A table JSON that ``make <make_target>`` wrote, with its PNG beside it (same stem), or None without a path."""
+    if path is None:
+        return None
+    if not path.is_file() or not path.with_suffix(".png").is_file():
+        raise UserError(f"{path} (and {path.with_suffix('.png').name} beside it) not found; run `make {make_target}`")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise UserError(f"{path} is not the JSON `make {make_target}` writes ({err}); rebuild it") from err
+    if not isinstance(table, dict) or not keys <= set(table):
+        raise UserError(f"{path} is not what `make {make_target}` writes (no {sorted(keys)}); rebuild it")
+    return table
+
+
+def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
+    """``CardInputs`` fields of the optional sections: the paper table and the recipe frontier (None = left out)."""
+    return {
+        "paper_table": read_table_json(paper_table, {"models", "columns", "base", "finetuned"}, "paper-table"),
+        "paper_plot": paper_table.with_suffix(".png") if paper_table else None,
+        "frontier": read_table_json(frontier, {"points", "target"}, "recipe-frontier"),
+        "frontier_plot": frontier.with_suffix(".png") if frontier else None,
+    }
 
 
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:

@@ -140,3 +140,32 @@ def test_model_card_carries_the_comparison_rendered_from_the_table(results, tmp_
     assert "- **synthetic** vs base: KV value, 8/20 dicts +100.0 (p=0.00195)" in text and "in 9.0% of non-KV" in text
     assert (card / "paper_table.png").is_file() and (card / "paper_table.json").is_file()
     assert card_main([*argv[:-1], str(tmp_path / "missing.json"), "--force"]) == 2
+
+
+def test_release_card_carries_the_paper_table_once_make_paper_table_has_run(results, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from hub_release.pipeline import ReleaseConfig, stage_cards
+
+    table_dir = tmp_path / "table"
+    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
+    release_results = tmp_path / "release_results"  # what the release's eval stages write: base/ and finetuned/
+    shutil.copytree(results / "base", release_results / "base")
+    shutil.copytree(results / "synthetic", release_results / "finetuned")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: unused\n")
+    cfg = ReleaseConfig(
+        recipe=str(recipe),
+        results_dir=str(release_results),
+        cards_dir=str(tmp_path / "cards"),
+        paper_table=str(table_dir / "table.json"),
+        frontier=str(tmp_path / "no_frontier.json"),  # not run: its section is left out, not an error
+        model_repo="org/m",
+    )
+    card = tmp_path / "cards" / "README.md"
+    assert stage_cards(cfg)["card"] == str(card)
+    assert "## Does the paper's effect reproduce?" in card.read_text() and (card.parent / "paper_table.png").is_file()
+    assert "How the recipe was chosen" not in card.read_text()
+    stage_cards(replace(cfg, paper_table=str(tmp_path / "no_table.json"), cards_dir=str(tmp_path / "cards2")))
+    assert "## Does the paper's effect reproduce?" not in (tmp_path / "cards2" / "README.md").read_text()
