@@ -282,14 +282,19 @@ def paper_section(table: dict | None) -> str:
     """The paper-table comparison (same recipe on synthetic vs factual baseline data), rendered from its JSON."""
     if not table:
         return ""
-    from evaluation.paper_table import render_markdown, verdicts
+    from evaluation.paper_table import claim_checks, render_markdown, verdicts
 
+    claims = claim_checks(table)
+    checked = "The paper's claims, checked on this table:\n\n" + "\n".join(claims) + "\n\n" if claims else ""
     return (
         "## Does the paper's effect reproduce?\n\n"
         "The same recipe trained on the synthetic KV data and on factual long-context baselines (MDQA-style and "
         "needle-style data from the NQ train half), all evaluated on the NQ eval half and the same prompts "
         "(`make paper-table`, `evaluation/paper_table.py`):\n\n"
-        f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n" + "\n".join(verdicts(table)) + "\n\n"
+        f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n"
+        + "\n".join(verdicts(table))
+        + "\n\n"
+        + checked
     )
 
 

@@ -169,3 +169,29 @@ def test_release_card_carries_the_paper_table_once_make_paper_table_has_run(resu
     assert "How the recipe was chosen" not in card.read_text()
     stage_cards(replace(cfg, paper_table=str(tmp_path / "no_table.json"), cards_dir=str(tmp_path / "cards2")))
     assert "## Does the paper's effect reproduce?" not in (tmp_path / "cards2" / "README.md").read_text()
+
+
+def claim_table(synthetic_closed: tuple[float, float], synthetic_gap: float) -> dict:
+    """A table JSON with only what claim_checks reads: closed-book (delta, p) per model and 20-doc gaps."""
+
+    def row(delta: float, p: float, gap: float) -> dict:
+        return {"cells": {"NQ closed-book": {"delta": delta, "mcnemar_p": p}}, "position_gap": {"mdqa_20docs": gap}}
+
+    return {
+        "base": "base",
+        "models": {
+            "base": row(0.0, 1.0, 0.30),
+            "synthetic": row(*synthetic_closed, synthetic_gap),
+            "mdqa": row(-0.04, 0.001, 0.40),
+            "niah": row(-0.03, 0.002, 0.40),
+        },
+    }
+
+
+def test_claim_checks_say_reproduced_or_not_from_the_numbers():
+    kept_and_flatter = paper_table.claim_checks(claim_table((-0.005, 0.5), 0.20))
+    assert [line.split(":")[0] for line in kept_and_flatter] == ["- Reproduced", "- Reproduced"]
+    assert "synthetic -0.5 (p=0.5)" in kept_and_flatter[0] and "30.0 → 20.0" in kept_and_flatter[1]
+    lost_and_steeper = paper_table.claim_checks(claim_table((-0.03, 0.01), 0.40))
+    assert [line.split(":")[0] for line in lost_and_steeper] == ["- Not reproduced", "- Not reproduced"]
+    assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "synthetic": {}}}) == []
