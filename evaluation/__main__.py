@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evaluation.generation import MAX_BATCH_TOKENS
 from evaluation.runner import RunConfig
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
@@ -31,7 +32,9 @@ class BenchConfig:
     task: str = field(default="nq_closed", metadata={"help": "Task whose prompts are timed."})
     n: int = field(default=32, metadata={"help": "Prompts to time."})
     batch_size: int = field(default=16, metadata={"help": "At most this many prompts per call on the batched path."})
-    max_batch_tokens: int = field(default=8192, metadata={"help": "... and this many padded prompt tokens."})
+    max_batch_tokens: int = field(
+        default=MAX_BATCH_TOKENS, metadata={"help": "... and this many padded prompt tokens."}
+    )
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32"})
     out: str = field(default="", metadata={"help": "Optional JSON report path."})
 

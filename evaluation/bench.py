@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from evaluation.generation import GenerationSettings, generate_answers, load_model, resolve_placement
+from evaluation.generation import MAX_BATCH_TOKENS, GenerationSettings, generate_answers, load_model
 from evaluation.runner import RunConfig, build_examples
 from infra.machine import cpu_model_name
 
@@ -32,13 +32,13 @@ def run_bench(
     batch_size: int,
     precision: str,
     out: Path | None,
-    max_batch_tokens: int = 8192,
+    max_batch_tokens: int = MAX_BATCH_TOKENS,
 ) -> dict:
     cfg = RunConfig(model=model_path, tasks=[task], out="", limit=n, precision=precision)
     task_cfg = cfg.task_configs[0]
     examples = build_examples(task_cfg, cfg)[0][:n]
     prompts = [e.prompt for e in examples]
-    placement = resolve_placement("auto", precision)
+    placement = cfg.placement  # resolved once, by RunConfig, as `evaluation run` does
     model, tokenizer = load_model(model_path, placement)
     batched = GenerationSettings(task_cfg.max_new_tokens, task_cfg.stop, batch_size, max_batch_tokens)
     single = replace(batched, batch_size=1)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from evaluation.data import DEFAULT_DATA_DIR, EvalExample, read_jsonl, resolve_data_file
 from evaluation.generation import (
     DEVICES,
+    MAX_BATCH_TOKENS,
     PRECISIONS,
     GenerationSettings,
     Placement,
@@ -51,12 +52,10 @@ class RunConfig:
         default="", metadata={"help": "Folder or Hub id with Liu et al.'s MDQA files; empty = build offline."}
     )
     # Measured by `make bench-eval` (README): 64 closed-book prompts per call are 4x faster than 8, with the same
-    # answers in fp32. The token budget keeps long batches small: 8,192 tokens (two 3K-token MDQA prompts, eight
-    # 1K-token KV prompts per call) ran 20-25% faster than 16,384 in bf16 (mdqa_20docs 0.56 vs 0.44 prompts/s,
-    # synthetic_kv_ood 2.0 vs 1.5; 2 Intel Xeon cores with AMX): past a few thousand tokens, prefill slows down.
+    # answers in fp32. The token budget keeps long batches small (generation.MAX_BATCH_TOKENS says why 8,192).
     batch_size: int = field(default=64, metadata={"help": "At most this many prompts per generate call."})
     max_batch_tokens: int = field(
-        default=8192, metadata={"help": "... and at most this many padded prompt tokens per call."}
+        default=MAX_BATCH_TOKENS, metadata={"help": "... and at most this many padded prompt tokens per call."}
     )
     precision: str = field(default="auto", metadata={"help": f"One of {', '.join(PRECISIONS)}."})
     device: str = field(

@@ -394,12 +394,11 @@ def main(argv: list[str] | None = None) -> int:
         check_model(model_args.model_name_or_path)
         output_dir = Path(training_args.output_dir)
         check_results_folder(output_dir)  # an output_dir that is a file fails now, not after training
-        max_length = training_args.max_length
-        if data_args.mix_rows and max_length:
+        fits, max_length = (lambda row: True), training_args.max_length
+        if data_args.mix_rows and max_length:  # only mixed-in rows are drawn to fit; the tokenizer loads only then
             count = chat_token_counter(model_args.model_name_or_path)
-            dataset = load_sft_dataset(data_args, fits=lambda row: count(row) <= max_length)
-        else:
-            dataset = load_sft_dataset(data_args)
+            fits = lambda row: count(row) <= max_length  # noqa: E731
+        dataset = load_sft_dataset(data_args, fits)
         if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
             # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not redo it.
             print(f"{output_dir} already holds a finished run; delete it to train again")
