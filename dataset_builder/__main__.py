@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.config import ConfigError, load_config, named_configs
-from infra.cli import USER_ERRORS, fail, parse_config
+from infra.cli import USER_ERRORS, Interrupted, fail, parse_config
 
 
 @dataclass
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         run(command, cfg)
     except USER_ERRORS as err:
         return fail(err)
+    except KeyboardInterrupt:  # staged_folder has already removed the half-written folder; the old one stands
+        return fail(Interrupted(f"`{command}` interrupted; nothing was replaced, rerun the command to finish"), 130)
     return 0
 
 

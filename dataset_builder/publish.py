@@ -131,7 +131,7 @@ def build_folder(out: Path, names: list[str], force: bool = False) -> Path:
                 f"regenerate them: {COMMAND} --out {out} --configs {out / 'configs' / f'{name}.yaml'}"
             )
     counters: dict[str, TokenCounter] = {}
-    with staged_folder(out, COMMAND, force) as tmp:
+    with staged_folder(out, COMMAND, force, kind="dataset") as tmp:
         for cfg in configs:
             if ours and not force and is_current(out, cfg):
                 broken = damaged(out, cfg.name)

@@ -11,6 +11,7 @@ same way. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,19 +24,38 @@ class UserError(ValueError):
     """A problem the user fixes (a bad input, path or setting); the message names it and the fix."""
 
 
+class Interrupted(UserError):
+    """The user pressed Ctrl-C; the message says what was left and how to finish."""
+
+
 # What a command's main() turns into one line; everything else is a bug and keeps its traceback.
 USER_ERRORS = (UserError, OSError)
 
+# The fix for an operating-system error a user can act on, by errno; the OS message alone names no fix.
+OS_ERROR_FIXES = {
+    errno.ENOSPC: "free disk space (df -h) or write to another disk, then rerun",
+    errno.EDQUOT: "free space in your quota, then rerun",
+    errno.EACCES: "choose a path you can write to, or fix its permissions",
+    errno.EPERM: "choose a path you can write to, or fix its permissions",
+    errno.EROFS: "the disk is read-only: choose a path on a writable disk",
+    errno.EISDIR: "a folder is where a file was expected: give the file's path",
+    errno.ENOTDIR: "a file is where a folder was expected: give a folder path",
+    errno.ENOENT: "check the path",
+}
+
 
 def one_line(err: BaseException) -> str:
-    """The error's message on one line (library messages often span several)."""
-    return " ".join(str(err).split()) or type(err).__name__
+    """The error's message on one line (library messages often span several); an OS error gets its fix."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, OSError) and not isinstance(err, UserError) and err.errno in OS_ERROR_FIXES:
+        text = f"{text}; {OS_ERROR_FIXES[err.errno]}"
+    return text
 
 
-def fail(err: BaseException) -> int:
+def fail(err: BaseException, code: int = EXIT_USER_ERROR) -> int:
     """Print ``error: <message>`` to stderr and return the exit code for user errors."""
     print(f"error: {one_line(err)}", file=sys.stderr)
-    return EXIT_USER_ERROR
+    return code
 
 
 def parse_configs(config_types: tuple[type, ...], argv: Sequence[str] | None, prog: str, description: str) -> tuple:
@@ -59,18 +79,52 @@ def parse_config(config_type: type, argv: Sequence[str] | None, prog: str, descr
     return parse_configs((config_type,), argv, prog, description)[0]
 
 
-def read_yaml_mapping(path: Path, holds: str, error: type[UserError] = UserError) -> dict[str, Any]:
-    """The mapping a YAML config file holds (empty file → {}); ``error`` names the file and the fix otherwise.
+def strict_yaml_loader():
+    """PyYAML's safe loader, except that a key written twice in one mapping is an error: YAML keeps the last one
+    silently, so a recipe with two ``learning_rate:`` lines would train with whichever came second."""
+    import yaml
 
-    ``holds`` says what its keys are (e.g. "KVConfig field"), for the message. Every config reader of the project
-    uses this one, so a non-UTF-8 file or a YAML list fails the same way everywhere.
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is written twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def read_yaml_mapping(path: Path, holds: str, error: type[UserError] = UserError) -> dict[str, Any]:
+    """The non-empty mapping a YAML config file holds; ``error`` names the file and the fix otherwise.
+
+    ``holds`` says what its keys are (e.g. "KVConfig field"), for the message. An empty file is refused: it would
+    otherwise stand for "all defaults" (a full default config under a made-up name), never what its author meant. A
+    key written twice and a YAML tag (``!!python/...``, which safe loading never executes) are refused by name.
     """
     import yaml
 
     try:
-        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise error(f"{path}: not valid UTF-8 YAML ({err}); fix the file") from err
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 text ({err}); save the file as UTF-8") from err
+    try:
+        values = yaml.load(text, Loader=strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as err:
+        where = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
+        if "written twice" in str(err.problem):
+            raise error(f"{path}: {err.problem}{where}; keep one line per {holds}") from err
+        raise error(
+            f"{path}: {err.problem}{where}; write plain YAML values (tags such as !!python/... are not allowed)"
+        ) from err
+    except yaml.YAMLError as err:
+        raise error(f"{path}: not valid YAML ({' '.join(str(err).split())}); fix the file") from err
+    if values is None:
+        raise error(f"{path}: the file is empty; write one `field: value` line per {holds}")
     if not isinstance(values, dict):
         raise error(
             f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per {holds}"

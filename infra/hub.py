@@ -10,16 +10,21 @@ cannot linger beside the new ones. Hidden files (markers, temporary files) are n
 huggingface_hub 2.4 has no separate ``upload_large_folder``; its ``upload_folder`` is the resumable uploader, which
 commits a large folder in several batches and resumes an interrupted upload when rerun, as long as ``hf_xet`` (a
 dependency of huggingface_hub on x86-64 and arm64) is installed. Without it we say so before a single-commit upload.
+
+What is uploaded is exactly what the command that wrote the folder listed in its marker (``infra/outputs.py``), each
+file still byte-identical to what it wrote: a folder without a marker (the checkout, a home directory), a model folder
+pushed as a dataset, a user's file dropped in later, or a symlink pointing out of the folder is never uploaded.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.cli import UserError
-from infra.outputs import sha256_file
+from infra.outputs import MARKER, read_marker, sha256_file
 
 TOKEN_ENV = "HF_TOKEN"
 OFFLINE_ENV = "HF_HUB_OFFLINE"
@@ -44,15 +49,41 @@ class Pushed:
     revision: str | None  # the Hub commit the push created; None for a dry run
 
 
-def plan_upload(folder: Path) -> list[PlannedFile]:
-    """Every file under ``folder`` (sorted, hidden files skipped) as it would land in the repo."""
+def plan_upload(folder: Path, repo_type: str) -> list[PlannedFile]:
+    """The files ``folder``'s marker lists (sorted, hidden ones skipped) as they would land in a ``repo_type`` repo.
+
+    Refused: no folder, no marker, a marker of another kind of repo, a listed file that is gone, is a symlink or
+    changed since it was written (its sha256 differs from the marker's).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"nothing to upload: {folder} is not a folder; build or stage it first")
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(folder).parts)
-    )
-    return [PlannedFile(p.relative_to(folder).as_posix(), p.stat().st_size, sha256_file(p)) for p in files]
+        raise HubError(f"nothing to upload: {folder} is not a folder; build or stage it first")
+    marker = read_marker(folder)
+    if not isinstance(marker.get("files"), dict):
+        raise HubError(
+            f"{folder} was not written by this project's commands (no readable {MARKER}), so nothing in it is "
+            "known to be theirs; push a folder that `python -m dataset_builder build`, `python -m training.sft` or "
+            "`make release` wrote"
+        )
+    if marker.get("kind") != repo_type:
+        raise HubError(
+            f"{folder} is not a {repo_type} repo (`{marker.get('command')}` wrote it as "
+            f"{marker.get('kind') or 'no Hub repo'}); push a {repo_type} folder"
+        )
+    root, plan = folder.resolve(), []
+    for rel, recorded in sorted(marker["files"].items()):
+        path = folder / rel
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(root):
+            raise HubError(
+                f"{path} is missing or a link since `{marker['command']}` wrote {folder}; run that command again"
+            )
+        digest = sha256_file(path)
+        if recorded is not None and digest != recorded:
+            raise HubError(f"{path} changed since `{marker['command']}` wrote it; run that command again")
+        plan.append(PlannedFile(rel, path.stat().st_size, digest))
+    return plan
 
 
 def format_plan(plan: list[PlannedFile], repo_id: str, repo_type: str) -> str:
@@ -87,13 +118,14 @@ def hub_api(token: str):
     return HfApi(token=token)
 
 
-def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False) -> Pushed:
-    """Mirror ``folder`` to ``repo_id`` if ``HF_TOKEN`` is set; otherwise print the plan."""
+def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False, token: str | None = None) -> Pushed:
+    """Mirror ``folder``'s planned files to ``repo_id`` if a token is given or ``HF_TOKEN`` is set; otherwise print
+    the plan. ``token`` (e.g. a recipe's ``--hub_token``) is used as given and never stored or printed."""
     if repo_type not in ("dataset", "model"):
         raise ValueError(f"repo_type must be 'dataset' or 'model', got {repo_type!r}")
     check_repo_id(repo_id)
-    plan = plan_upload(folder)
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    plan = plan_upload(folder, repo_type)
+    token = (token or os.environ.get(TOKEN_ENV, "")).strip()
     if not token:
         print(format_plan(plan, repo_id, repo_type))
         return Pushed(f"dry run: {len(plan)} files for {repo_type} repo {repo_id}", None)
@@ -112,6 +144,7 @@ def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False) ->
             folder_path=str(folder),
             repo_id=repo_id,
             repo_type=repo_type,
+            allow_patterns=[glob.escape(f.path) for f in plan],  # exactly the plan, nothing else in the folder
             ignore_patterns=HIDDEN_PATTERNS,
             delete_patterns=MIRROR,
             commit_message=f"Upload {Path(folder).name} ({len(plan)} files)",
@@ -124,6 +157,6 @@ def upload(folder: Path, repo_id: str, repo_type: str, private: bool = False) ->
     return Pushed(f"pushed {len(plan)} files to {repo_type} repo {repo_id}: {commit.commit_url}", commit.oid)
 
 
-def push_folder(folder: Path, repo_id: str, repo_type: str, private: bool = False) -> str:
+def push_folder(folder: Path, repo_id: str, repo_type: str, private: bool = False, token: str | None = None) -> str:
     """:func:`upload`, returning only its summary line."""
-    return upload(folder, repo_id, repo_type, private).summary
+    return upload(folder, repo_id, repo_type, private, token).summary

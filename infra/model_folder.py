@@ -8,6 +8,8 @@ true for a slow tokenizer, misleading here. A folder is a model when it has a co
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 from infra.cli import UserError
@@ -46,3 +48,41 @@ def check_model(name: str) -> None:
             f"{name} is not a model folder (no {', no '.join(missing)}); give a folder written by save_pretrained "
             "(`make model` converts the base model) or a Hub id"
         )
+    for weights in sorted(path.glob("*.safetensors")):
+        problem = safetensors_problem(weights)
+        if problem:
+            raise ModelFolderError(
+                f"{weights} is damaged ({problem}); write the model again (`make model` for the base model, "
+                "training for a finetuned one) or copy it again"
+            )
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a ``.safetensors`` file cannot be a whole one, from its header alone (a few KB read), or None.
+
+    The format is an 8-byte little-endian header length, a JSON header giving every tensor's byte range, then the
+    data: a truncated copy (an interrupted download or ``cp``) has fewer data bytes than the largest range ends at.
+    The loader would fail with a deserialising traceback, or worse, only once the missing tensor is read.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, shorter than the 8-byte header length"
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > size - 8:
+            return f"its header claims {header_len:,} bytes but the file has {size:,}"
+        try:
+            header = json.loads(handle.read(header_len))
+        except ValueError:
+            return "its header is not JSON"
+    if not isinstance(header, dict):
+        return "its header is not a JSON object"
+    try:
+        ends = [int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return "its header has a tensor without data_offsets"
+    expected = 8 + header_len + max(ends, default=0)
+    if size < expected:
+        return f"{size:,} bytes, truncated: its tensors end at byte {expected:,}"
+    return None

@@ -9,16 +9,29 @@ Every command that writes a folder (``--out``) follows three rules:
 2. New content is written into a hidden sibling ``.<name>.tmp-<host>-<pid>`` and renamed into place when complete, so
    a crash leaves the previous folder (or nothing) behind, never half of one.
 3. Siblings left by a killed run (same host, process gone) are removed by the next run for the same ``--out``.
+
+And three more that keep a user's files theirs:
+
+4. A folder this command wrote that now holds files its marker does not list (a user's notes dropped in) is refused
+   too, not silently replaced without them: the user moves them out or passes ``--force``.
+5. One writer at a time: a run holds an exclusive lock on ``out`` (``flock`` on a hidden sibling ``.<name>.lock``,
+   released by the kernel if the process dies), so a second concurrent run is refused instead of racing the first.
+6. Folders a command fills in place over time (a training ``output_dir``, an evaluation results folder) are claimed
+   with :func:`claim_folder`: the marker is written first, with the run's identity, so a rerun of another model or
+   recipe into the same folder is refused instead of mixing two runs.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +62,18 @@ def read_marker(folder: Path) -> dict:
     return marker if isinstance(marker, dict) else {}
 
 
+def unreadable_marker(folder: Path) -> str | None:
+    """Why ``folder``'s marker exists but cannot be read (so it is not "missing"), or None."""
+    path = Path(folder) / MARKER
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        marker = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
+    return None if isinstance(marker, dict) and isinstance(marker.get("command"), str) else "not a marker record"
+
+
 def written_by(folder: Path) -> str | None:
     return read_marker(folder).get("command")
 
@@ -61,17 +86,70 @@ def file_in_the_way(path: Path) -> Path | None:
     return None
 
 
-def check_output_folder(out: Path, command: str, force: bool = False) -> None:
-    """Refuse an ``out`` that ``command`` may not replace: a file, or a non-empty folder it did not write."""
-    out = Path(out)
-    blocker = file_in_the_way(out)
+def files_under(folder: Path) -> list[Path]:
+    """Every file (or symlink) under ``folder`` but the marker, sorted; symlinks are listed, never followed."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p != folder / MARKER)
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Files in a folder its marker's command wrote that the marker does not list: somebody else put them there."""
+    recorded = read_marker(folder).get("files")
+    if not isinstance(recorded, dict):
+        return []
+    return [rel for p in files_under(folder) if (rel := p.relative_to(folder).as_posix()) not in recorded]
+
+
+def check_not_a_file(out: Path) -> None:
+    blocker = file_in_the_way(Path(out))
     if blocker is not None:
-        where = "is a file" if blocker == out else f"is inside {blocker}, which is a file"
+        where = "is a file" if blocker == Path(out) else f"is inside {blocker}, which is a file"
         raise OutputError(f"output folder {out} {where}; give a folder path (this command writes a folder)")
-    if out.is_dir() and any(out.iterdir()) and written_by(out) != command and not force:
+
+
+def check_writable(out: Path) -> None:
+    """Refuse an ``out`` that cannot be written (read-only disk, no permission) now, not after the compute.
+
+    Probes the folder itself, or the nearest existing ancestor it would be created in, with a real temporary file:
+    permission bits alone do not tell a read-only mount or root's view.
+    """
+    place = next(p for p in (Path(out), *Path(out).parents) if p.exists())
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=place)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
         raise OutputError(
-            f"output folder {out} is not empty and `{command}` did not write it (no {MARKER}); "
+            f"cannot write {out}: {place} is not writable ({os.strerror(err.errno or errno.EACCES)}); "
+            "choose a folder you can write to, or fix its permissions"
+        ) from err
+
+
+def check_output_folder(out: Path, command: str, force: bool = False) -> None:
+    """Refuse an ``out`` that ``command`` may not replace: a file, an unwritable place, a non-empty folder it did not
+    write, or one it wrote that now also holds files it did not write."""
+    out = Path(out)
+    check_not_a_file(out)
+    check_writable(out.parent)  # the new folder is written beside ``out`` and renamed into place
+    if force or not out.is_dir() or not any(out.iterdir()):
+        return
+    broken = unreadable_marker(out)
+    if broken:
+        raise OutputError(
+            f"output folder {out} has a {MARKER} that cannot be read ({broken}); restore or delete that file, "
+            "or pass --force to replace the folder's contents"
+        )
+    if written_by(out) != command:
+        raise OutputError(
+            f"output folder {out} is not empty and `{command}` did not write it (no {MARKER} of its own); "
             "give a new or empty folder, or pass --force to replace its contents"
+        )
+    foreign = foreign_files(out)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputError(
+            f"output folder {out} holds files `{command}` did not write ({shown}); move them out of the folder "
+            "(a rebuild replaces it), or pass --force to replace them"
         )
 
 
@@ -92,13 +170,126 @@ def check_results_folder(path: Path) -> None:
         raise OutputError(f"folder {path} cannot be created: {blocker} is a file; give another path")
 
 
-def mark(folder: Path, command: str, hash_files: bool = True) -> None:
-    """Record that ``command`` wrote ``folder`` and, with ``hash_files``, every file's sha256 (so a later run can
-    tell a damaged file from its own: :func:`damaged_files`). Copies of outputs (a staged release) skip the hashing."""
+def mark(
+    folder: Path,
+    command: str,
+    *,
+    files: list[Path] | None = None,
+    kind: str | None = None,
+    identity: dict | None = None,
+    hash_files: bool = True,
+) -> None:
+    """Record that ``command`` wrote ``folder``: which files (default: all; a push uploads exactly these), each with
+    its sha256 when ``hash_files`` (so a later run tells a damaged file from its own: :func:`damaged_files`; copies
+    of outputs, a staged release, skip it), the Hub repo ``kind`` it is ("dataset" / "model"), and the run's
+    ``identity`` (what :func:`claim_folder` compares)."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER) if hash_files else []
-    record = {"command": command, "files": {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}}
-    (folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
+    listed = files_under(folder) if files is None else sorted(Path(p) for p in files)
+    record: dict = {"command": command}
+    if kind is not None:
+        record["kind"] = kind
+    if identity is not None:
+        record["identity"] = identity
+    record["files"] = {
+        p.relative_to(folder).as_posix(): (sha256_file(p) if hash_files and p.is_file() else None) for p in listed
+    }
+    write_atomically(folder / MARKER, json.dumps(record, indent=1) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a hidden temporary file beside ``path`` and rename it over ``path``: never half a file."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_name(name: str, what: str) -> str:
+    """``name`` if it can be a file name inside an output folder; a name from a config, a task file or a results
+    file could otherwise hold ``../`` and make a command write outside its folder."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise OutputError(
+            f"{what} {name!r} cannot name a file: use letters, digits, '_', '-' and '.', starting with a letter or "
+            "digit (no '/', no '..')"
+        )
+    return name
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Hold the one-writer lock of ``out`` for the block; refuse if another live process holds it.
+
+    ``flock`` on a hidden sibling ``.<name>.lock``: the kernel drops it when the holder exits, killed or not, so a
+    stale lock never blocks a rerun; the file is removed when the block ends.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f".{out.name}.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the whole block
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise OutputError(
+            f"{out} is being written by another run ({holder}); wait for it to finish, or give another folder"
+        ) from err
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
+
+
+def claim_folder(
+    out: Path, command: str, *, force: bool = False, kind: str | None = None, identity: dict | None = None
+) -> None:
+    """Make ``out`` a folder ``command`` fills in place (training checkpoints, results files added task by task).
+
+    Refused, before any compute: a file, an unwritable place, a non-empty folder with no marker of ``command``'s,
+    or one whose recorded ``identity`` (the model and recipe of the run) differs from this run's. ``force`` takes the
+    folder anyway and first removes what it held. A folder not yet claimed gets its marker now, with no files listed:
+    the command lists what it wrote (:func:`mark`, :func:`record_files`) as it writes.
+    """
+    out = Path(out)
+    check_not_a_file(out)
+    check_writable(out)
+    if not force:
+        if out.is_dir() and written_by(out) == command:
+            recorded = read_marker(out).get("identity")
+            if identity is not None and recorded is not None and recorded != identity:
+                changed = sorted(k for k in set(recorded) | set(identity) if recorded.get(k) != identity.get(k))
+                raise OutputError(
+                    f"{out} holds a run of another model or recipe (differs in {', '.join(changed)}); give a new "
+                    "folder for this run, or pass --force to replace the earlier one"
+                )
+            return  # claimed by an earlier run of this same job: resume or add to it
+        check_output_folder(out, command)  # a non-empty folder of anyone else's: raises with the reason
+    elif out.is_dir():
+        for child in out.iterdir():
+            _remove(child)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"command": command, **({"kind": kind} if kind else {}), "identity": identity, "files": {}}
+    write_atomically(out / MARKER, json.dumps(record, indent=1) + "\n")
+
+
+def record_files(folder: Path, relpaths: list[str]) -> None:
+    """Add ``relpaths`` (just written by the folder's own command) with their sha256 to its marker."""
+    folder = Path(folder)
+    marker = read_marker(folder)
+    files = marker.get("files") if isinstance(marker.get("files"), dict) else {}
+    files.update({rel: sha256_file(folder / rel) for rel in relpaths})
+    write_atomically(folder / MARKER, json.dumps({**marker, "files": files}, indent=1) + "\n")
 
 
 def damaged_files(folder: Path, relpaths: list[str]) -> list[str]:
@@ -157,19 +348,23 @@ def replace_folder(new: Path, out: Path) -> None:
 
 
 @contextmanager
-def staged_folder(out: Path, command: str, force: bool = False, hash_files: bool = True) -> Iterator[Path]:
+def staged_folder(
+    out: Path, command: str, force: bool = False, hash_files: bool = True, kind: str | None = None
+) -> Iterator[Path]:
     """Yield an empty hidden sibling of ``out`` to write into; when the block ends normally, mark it as written by
-    ``command`` and swap it into place. On any error it is deleted and ``out`` is untouched."""
+    ``command`` (a Hub repo of ``kind``, if it is one) and swap it into place. On any error it is deleted and ``out``
+    is untouched. The block holds ``out``'s lock, so a concurrent run is refused, not raced."""
     out = Path(out)
-    check_output_folder(out, command, force)
-    remove_stale_siblings(out)
-    tmp = _sibling(out, "tmp")
-    _remove(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        mark(tmp, command, hash_files)
-        replace_folder(tmp, out)
-    except BaseException:
+    with folder_lock(out):
+        check_output_folder(out, command, force)
+        remove_stale_siblings(out)
+        tmp = _sibling(out, "tmp")
         _remove(tmp)
-        raise
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+            mark(tmp, command, kind=kind, hash_files=hash_files)
+            replace_folder(tmp, out)
+        except BaseException:
+            _remove(tmp)
+            raise
