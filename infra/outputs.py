@@ -251,6 +251,27 @@ def folder_lock(out: Path) -> Iterator[None]:
         handle.close()
 
 
+def check_claim(out: Path, command: str, *, force: bool = False, identity: dict | None = None) -> bool:
+    """What :func:`claim_folder` checks, writing nothing (so a config's validation can call it); True when ``out``
+    is already claimed by an earlier run of this same job (same ``identity``): the run resumes or adds to it."""
+    out = Path(out)
+    check_not_a_file(out)
+    check_writable(out)
+    if force:
+        return False
+    if out.is_dir() and written_by(out) == command:
+        recorded = read_marker(out).get("identity")
+        if identity is not None and recorded is not None and recorded != identity:
+            changed = sorted(k for k in set(recorded) | set(identity) if recorded.get(k) != identity.get(k))
+            raise OutputError(
+                f"{out} holds a run of another model or recipe (differs in {', '.join(changed)}); give a new "
+                "folder for this run, or pass --force to replace the earlier one"
+            )
+        return True
+    check_output_folder(out, command)  # a non-empty folder of anyone else's: raises with the reason
+    return False
+
+
 def claim_folder(
     out: Path, command: str, *, force: bool = False, kind: str | None = None, identity: dict | None = None
 ) -> None:
@@ -262,20 +283,9 @@ def claim_folder(
     the command lists what it wrote (:func:`mark`, :func:`record_files`) as it writes.
     """
     out = Path(out)
-    check_not_a_file(out)
-    check_writable(out)
-    if not force:
-        if out.is_dir() and written_by(out) == command:
-            recorded = read_marker(out).get("identity")
-            if identity is not None and recorded is not None and recorded != identity:
-                changed = sorted(k for k in set(recorded) | set(identity) if recorded.get(k) != identity.get(k))
-                raise OutputError(
-                    f"{out} holds a run of another model or recipe (differs in {', '.join(changed)}); give a new "
-                    "folder for this run, or pass --force to replace the earlier one"
-                )
-            return  # claimed by an earlier run of this same job: resume or add to it
-        check_output_folder(out, command)  # a non-empty folder of anyone else's: raises with the reason
-    elif out.is_dir():
+    if check_claim(out, command, force=force, identity=identity):
+        return
+    if out.is_dir():  # empty, or ``force``: what it held goes
         for child in out.iterdir():
             _remove(child)
     out.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,7 @@ def test_unknown_key_and_unknown_config_are_errors(tmp_path):
         load_config(str(tmp_path / "missing.yaml"))
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid UTF-8 YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(str(bad))
 
 

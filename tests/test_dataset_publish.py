@@ -128,7 +128,7 @@ def test_push_without_token_prints_the_plan(folder, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert summary.startswith("dry run:") and "would upload" in out and "README.md" in out
     visible = [p for p in folder.rglob("*") if p.is_file() and p.name != MARKER]
-    assert len(plan_upload(folder)) == len(visible) and MARKER not in out  # the marker stays local
+    assert len(plan_upload(folder, "dataset")) == len(visible) and MARKER not in out  # the marker stays local
 
 
 def test_datasets_builder_makes_a_custom_variant(tmp_path):

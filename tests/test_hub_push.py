@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from infra import hub
-from infra.hub import HubError, upload
+from infra.hub import HubError, plan_upload, upload
+from infra.outputs import mark
 
 
 class FakeApi:
@@ -31,7 +32,7 @@ def folder(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.safetensors").write_bytes(b"weights")
     (tmp_path / "model" / "README.md").write_text("card")
-    (tmp_path / "model" / ".written-by.json").write_text("{}")
+    mark(tmp_path / "model", "python -m training.sft", kind="model")
     return tmp_path / "model"
 
 
@@ -48,7 +49,43 @@ def test_push_mirrors_the_folder_and_skips_hidden_files(folder, monkeypatch):
     assert call["folder_path"] == str(folder) and call["repo_type"] == "model"
     assert call["delete_patterns"] == "*", "stale remote files must go: the repo mirrors the folder"
     assert ".*" in call["ignore_patterns"] and "*/.*" in call["ignore_patterns"]
+    assert call["allow_patterns"] == ["README.md", "model.safetensors"], "exactly the marker's files"
     assert "hf_secret" not in repr(pushed)
+
+
+def test_an_explicit_token_pushes_without_hf_token(folder, monkeypatch):
+    seen = []
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "hub_api", lambda token: seen.append(token) or FakeApi())
+    assert upload(folder, "me/model", "model", token="hf_given").revision == "abc123" and seen == ["hf_given"]
+
+
+def test_the_plan_is_what_the_command_wrote_nothing_else(folder, tmp_path):
+    """A user's file dropped in later and a symlink to a file outside are not in the plan; the folder is unchanged."""
+    (folder / "notes.txt").write_text("the user's notes")
+    (tmp_path / "gitconfig").write_text("[user] secret")
+    (folder / "link.cfg").symlink_to(tmp_path / "gitconfig")
+    assert [f.path for f in plan_upload(folder, "model")] == ["README.md", "model.safetensors"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        (lambda f: (f / ".written-by.json").unlink(), "was not written by this project's commands"),
+        (lambda f: (f / ".written-by.json").write_text("{"), "was not written by this project's commands"),
+        (lambda f: mark(f, "python -m dataset_builder build", kind="dataset"), "is not a model repo"),
+        (lambda f: (f / "model.safetensors").write_bytes(b"other weights"), "changed since"),
+        (lambda f: (f / "model.safetensors").unlink(), "is missing or a link"),
+        (lambda f: ((f / "model.safetensors").unlink(), (f / "model.safetensors").symlink_to("/etc/hostname")),
+         "is missing or a link"),
+    ],
+    ids=["no-marker", "unreadable-marker", "dataset-as-model", "changed-file", "missing-file", "file-now-a-symlink"],
+)  # fmt: skip
+def test_a_folder_the_plan_cannot_vouch_for_is_refused(folder, setup, words):
+    setup(folder)
+    with pytest.raises(HubError, match=words):
+        plan_upload(folder, "model")
 
 
 def test_push_while_offline_is_one_error_and_no_request(folder, monkeypatch):
