@@ -22,6 +22,7 @@ from evaluation.generation import MAX_BATCH_TOKENS
 from evaluation.runner import RunConfig
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
+from infra.outputs import check_output_file
 
 COMMANDS = ("run", "list", "bench", "lm-eval")
 
@@ -37,6 +38,13 @@ class BenchConfig:
     )
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32"})
     out: str = field(default="", metadata={"help": "Optional JSON report path."})
+
+    def __post_init__(self) -> None:
+        for name in ("n", "batch_size", "max_batch_tokens"):
+            if getattr(self, name) < 1:
+                raise EvalConfigError(f"--{name.replace('_', '-')}={getattr(self, name)}: give a number >= 1")
+        if self.out:  # a report path that cannot be written fails now, not after minutes of timing
+            check_output_file(Path(self.out))
 
 
 @dataclass

@@ -22,8 +22,10 @@ from evaluation.data import EvalExample
 from evaluation.metrics import best_subspan_em, substring_match, synthetic_kv_match, wilson_interval
 from evaluation.tasks import EvalConfigError, TaskConfig
 from infra.machine import cpu_model_name
-from infra.outputs import sha256_file
+from infra.outputs import OutputError, claim_folder, record_files, safe_name, sha256_file, write_atomically
 
+# The marker of a results folder: only this command adds files to it (infra/outputs.py, claim_folder).
+COMMAND = "python -m evaluation run"
 # 2: adds "by_config" (scores per Hub dataset config, for the card's model-index). A reader refuses other schemas.
 RESULTS_SCHEMA = 2
 PRIMARY_METRIC = {
@@ -125,21 +127,25 @@ def build_results(
 
 
 def write_results(out_dir: Path, results: dict, examples: list[EvalExample], predictions: list[str], scores) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{results['task']}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    with open(out_dir / f"{results['task']}.samples.jsonl", "w") as handle:
-        for ex, pred, s in zip(examples, predictions, scores, strict=True):
-            row = {
-                "id": ex.id,
-                "position": ex.position,
-                "prompt": ex.prompt,  # the user message, before the chat template
-                "prediction": pred,
-                "answers": ex.answers,
-                "scores": s,
-            }
-            handle.write(json.dumps(row) + "\n")
-    return path
+    """``<task>.samples.jsonl`` then ``<task>.json``, each written whole (temporary file + rename) and listed in the
+    folder's marker: a killed run leaves the previous pair or none, never a results file without its samples."""
+    name = safe_name(results["task"], "task name")
+    claim_folder(out_dir, COMMAND)  # a no-op once the run has claimed it (RunConfig checked it before any compute)
+    rows = (
+        {
+            "id": ex.id,
+            "position": ex.position,
+            "prompt": ex.prompt,  # the user message, before the chat template
+            "prediction": pred,
+            "answers": ex.answers,
+            "scores": s,
+        }
+        for ex, pred, s in zip(examples, predictions, scores, strict=True)
+    )
+    write_atomically(out_dir / f"{name}.samples.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+    write_atomically(out_dir / f"{name}.json", json.dumps(results, indent=2) + "\n")
+    record_files(out_dir, [f"{name}.samples.jsonl", f"{name}.json"])
+    return out_dir / f"{name}.json"
 
 
 def load_results(folder: Path) -> dict[str, dict]:
@@ -151,7 +157,7 @@ def load_results(folder: Path) -> dict[str, dict]:
             f"results folder {folder} does not exist; check the path (python -m evaluation run --out writes it)"
         )
     out = {}
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if not p.name.startswith(".")):  # not the marker
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
@@ -162,6 +168,10 @@ def load_results(folder: Path) -> dict[str, dict]:
                 f"{path} has results schema {schema!r}, this code reads schema {RESULTS_SCHEMA}; re-run "
                 f"python -m evaluation run for that model, or move the file out of {folder}"
             )
+        try:  # a card and a table name files after it: "../x" would write outside their --out
+            safe_name(data["task"], "task name")
+        except OutputError as err:
+            raise EvalConfigError(f"{path}: {err}; this is not a file `python -m evaluation run` wrote") from err
         out[data["task"]] = data
     if not out:
         raise EvalConfigError(f"no results files in {folder}; run python -m evaluation run --out {folder}")

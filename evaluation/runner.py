@@ -23,10 +23,10 @@ from evaluation.liu_kv import build_liu_kv_examples
 from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
 from evaluation.nq_halves import select_half
-from evaluation.results import build_results, git_commit, write_results
+from evaluation.results import COMMAND, build_results, git_commit, write_results
 from evaluation.synthetic_kv import load_synthetic_examples
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
-from infra.outputs import check_results_folder
+from infra.outputs import check_claim, claim_folder
 
 # Relative to the repository root, like every default path here.
 DEFAULT_DATASET = "build/dataset"
@@ -62,6 +62,10 @@ class RunConfig:
         default="auto", metadata={"help": f"One of {', '.join(DEVICES)}; auto = the GPU(s) when torch sees one."}
     )
     seed: int = field(default=0, metadata={"help": "Seed of the Liu KV pair subsampling."})
+    force: bool = field(
+        default=False,
+        metadata={"help": "Write into a non-empty --out this command did not write (its contents are removed)."},
+    )
     task_configs: list[TaskConfig] = field(init=False, repr=False, default_factory=list)  # parsed from `tasks`
     placement: Placement = field(init=False, repr=False, default=None)  # resolved from `device` and `precision`
 
@@ -73,7 +77,9 @@ class RunConfig:
             raise EvalConfigError(f"limit={self.limit} must be >= 1 (or omitted for everything)")
         if self.batch_size < 1 or self.max_batch_tokens < 1:
             raise EvalConfigError(f"batch_size={self.batch_size}, max_batch_tokens={self.max_batch_tokens}: use >= 1")
-        check_results_folder(Path(self.out))  # an --out that is a file fails before the model loads
+        if self.out:  # `evaluation bench` builds examples through a RunConfig and writes no results folder
+            # a file, a read-only place, a user's folder or another model's results: refused before the model loads
+            check_claim(Path(self.out), COMMAND, force=self.force, identity=self.identity)
         if self.precision not in PRECISIONS:
             raise EvalConfigError(f"precision={self.precision!r}; use one of {', '.join(PRECISIONS)}")
         try:
@@ -88,6 +94,15 @@ class RunConfig:
             )
         if not Path(self.model).exists() and (self.model.count("/") != 1 or self.model.startswith(("/", "."))):
             raise EvalConfigError(f"model {self.model} not found (not a folder, .gguf file or Hub id)")
+
+    @property
+    def identity(self) -> dict:
+        return results_identity(self.model)
+
+
+def results_identity(model: str) -> dict:
+    """What a results folder holds the results of: one model (a second model's results would mix into it)."""
+    return {"model": model}
 
 
 def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample], list[Path], str]:
@@ -119,8 +134,10 @@ def model_record(model: str) -> dict:
     record = {"path_or_id": model}
     if (path / "config.json").is_file():
         from infra.hub import sha256_file
+        from infra.model_folder import weights_fingerprint
 
         record["config_sha256"] = sha256_file(path / "config.json")
+        record["weights_sha256"] = weights_fingerprint(path)  # the release stages a card only beside these weights
     state = path / "trainer_state.json"
     if state.is_file():  # a model trained here: its steps and training time travel with every number it gets
         import json
@@ -137,6 +154,7 @@ def run_eval(cfg: RunConfig, loaded=None) -> list[Path]:
     commit = git_commit()  # the code that produces the numbers: read before generating, not after
     model, tokenizer = loaded or load_model(cfg.model, cfg.placement)
     out_dir, written = Path(cfg.out), []
+    claim_folder(out_dir, COMMAND, force=cfg.force, identity=cfg.identity)
     for task, examples, files, variant in examples_by_task:
         settings = GenerationSettings(task.max_new_tokens, task.stop, cfg.batch_size, cfg.max_batch_tokens)
         start = time.perf_counter()

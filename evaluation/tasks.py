@@ -13,6 +13,7 @@ from typing import Any
 
 from evaluation.nq_halves import HALVES
 from infra.cli import UserError, read_yaml_mapping
+from infra.outputs import OutputError, safe_name
 
 TASK_DIR = Path(__file__).parent / "tasks"
 SUITES = ("synthetic_kv", "mdqa", "liu_kv", "nq_closed")
@@ -56,6 +57,10 @@ class TaskConfig:
     def __post_init__(self) -> None:
         if not self.name:
             raise EvalConfigError("task field 'name' is empty; set it to the YAML file's stem")
+        try:  # the name becomes <out>/<name>.json: a name like ../../x would write outside --out
+            safe_name(self.name, "task name")
+        except OutputError as err:
+            raise EvalConfigError(f"{err}; rename the task") from err
         if self.suite not in SUITES:
             raise EvalConfigError(f"task {self.name}: suite={self.suite!r} unknown; use one of {', '.join(SUITES)}")
         if self.metric not in METRICS:

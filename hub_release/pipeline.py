@@ -26,12 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
-from infra.cli import UserError
+from infra.cli import UserError, read_yaml_mapping
 from infra.hub import check_repo_id
-from infra.outputs import check_output_folder, check_results_folder, staged_folder
+from infra.outputs import check_claim, check_output_folder, check_results_folder, read_marker, staged_folder
 
 DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 # task:limit — limit is questions (or rows) per gold position; examples = limit × positions.
@@ -48,10 +47,10 @@ class ReleaseError(UserError):
 
 def read_recipe(path: str) -> dict:
     try:
-        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ReleaseError(f"recipe {path} is not valid UTF-8 YAML ({err}); fix it or pass another --recipe") from err
-    if not isinstance(recipe, dict) or not isinstance(recipe.get("output_dir"), str):
+        recipe = read_yaml_mapping(Path(path), "recipe key", ReleaseError)
+    except ReleaseError as err:
+        raise ReleaseError(f"recipe {err} (or pass another --recipe); it is not a mapping with an output_dir") from err
+    if not isinstance(recipe.get("output_dir"), str):
         raise ReleaseError(f"recipe {path} is not a mapping with an output_dir; pass a training recipe as --recipe")
     return recipe
 
@@ -197,11 +196,40 @@ def stage_cards(cfg: ReleaseConfig) -> dict:
     return {"card": str(write_card(inputs, Path(cfg.cards_dir)))}
 
 
+def copy_marked_files(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy the files ``src``'s marker lists (what its command wrote; never a user's file or a symlink's target)."""
+    files = read_marker(src).get("files")
+    if not isinstance(files, dict):
+        raise ReleaseError(f"{src} has no readable .written-by.json listing its files; run the stage that writes it")
+    for rel in files:
+        if rel.split("/")[0].startswith(skip) or any(part.startswith(".") for part in rel.split("/")):
+            continue
+        source = src / rel
+        if source.is_symlink() or not source.is_file():
+            raise ReleaseError(f"{source} is missing or a link since it was written; run the stage that writes it")
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dst / rel)
+
+
+def check_card_matches_model(cards: Path, model_dir: Path) -> None:
+    """The card's finetuned numbers must be of the weights being staged, not of another model or an earlier run."""
+    from infra.model_folder import weights_fingerprint
+
+    weights = weights_fingerprint(model_dir)
+    for path in sorted((cards / "eval_results" / "finetuned").glob("*.json")):
+        measured = json.loads(path.read_text()).get("model", {}).get("weights_sha256")
+        if measured != weights:
+            raise ReleaseError(
+                f"the card in {cards} was rendered from results ({path.name}) of other weights than {model_dir} "
+                "holds; evaluate this model and render the card again: --force eval_finetuned,cards"
+            )
+
+
 def stage_stage(cfg: ReleaseConfig) -> dict:
     """Copy into ``release/``: the dataset folder as-is; the model folder + the card folder (card, plot, results).
 
-    Inputs are checked first and each repo is assembled beside its staged copy, so a missing input leaves the
-    release staged earlier exactly as it was.
+    Only files the writing commands listed in their markers are copied. Inputs are checked first and each repo is
+    assembled beside its staged copy, so a missing input leaves the release staged earlier exactly as it was.
     """
     root, cards = Path(cfg.release_dir), Path(cfg.cards_dir)
     if not (Path(cfg.dataset_dir) / "README.md").is_file():
@@ -210,15 +238,13 @@ def stage_stage(cfg: ReleaseConfig) -> dict:
         raise ReleaseError(f"{cfg.finetuned_dir} holds no finished model; run the train stage")
     if not (cards / "README.md").is_file():
         raise ReleaseError(f"{cards} has no model card; run the cards stage")
-    hidden = shutil.ignore_patterns(".*", "__pycache__")
-    with staged_folder(root / "dataset", STAGE_COMMAND, hash_files=False) as tmp:
-        shutil.copytree(cfg.dataset_dir, tmp, ignore=hidden, dirs_exist_ok=True)
-    with staged_folder(root / "model", STAGE_COMMAND, hash_files=False) as tmp:
+    check_card_matches_model(cards, Path(cfg.finetuned_dir))
+    with staged_folder(root / "dataset", STAGE_COMMAND, hash_files=False, kind="dataset") as tmp:
+        copy_marked_files(Path(cfg.dataset_dir), tmp)
+    with staged_folder(root / "model", STAGE_COMMAND, hash_files=False, kind="model") as tmp:
         # checkpoints are resume state, not part of the published model; the card replaces the training stub
-        shutil.copytree(
-            cfg.finetuned_dir, tmp, ignore=shutil.ignore_patterns(".*", "checkpoint-*", "runs"), dirs_exist_ok=True
-        )
-        shutil.copytree(cards, tmp, ignore=hidden, dirs_exist_ok=True)
+        copy_marked_files(Path(cfg.finetuned_dir), tmp, skip=("checkpoint-", "runs"))
+        copy_marked_files(cards, tmp)
     return {"dataset": str(root / "dataset"), "model": str(root / "model")}
 
 
@@ -230,7 +256,26 @@ def stage_validate(cfg: ReleaseConfig) -> dict:
     sample = validate_model_repo(root / "model")
     print(f"dataset repo loads: {counts}")
     print(f"model repo generates: {sample!r}")
-    return {"dataset_rows": counts, "generation": sample}
+    return {"dataset_rows": counts, "generation": sample, "validated": validated_plans(root)}
+
+
+def validated_plans(root: Path) -> dict[str, dict[str, str]]:
+    """Every file of both staged repos with its sha256, as the push would upload them: what validate vouches for."""
+    from infra.hub import plan_upload
+
+    return {repo: {f.path: f.sha256 for f in plan_upload(root / repo, repo)} for repo in ("dataset", "model")}
+
+
+def check_validated(cfg: ReleaseConfig) -> None:
+    """The push uploads only what the validate stage accepted, byte for byte."""
+    done = marker(cfg, "validate")
+    record = json.loads(done.read_text()) if done.is_file() else {}
+    if not record.get("validated"):
+        raise ReleaseError(f"the staged release has not passed validation ({done} missing); run --only validate")
+    if validated_plans(Path(cfg.release_dir)) != record["validated"]:
+        raise ReleaseError(
+            f"{cfg.release_dir} changed since it was validated; run --only stage,validate before --only push"
+        )
 
 
 def qualified(repo: str) -> str:
@@ -263,17 +308,30 @@ def pin_dataset_revision(card_path: Path, dataset_repos: set[str], revision: str
     return pinned
 
 
+def vouch_for_pinned_card(cfg: ReleaseConfig) -> None:
+    """The pinned card differs from the validated one by the dataset revision alone, which the push itself wrote:
+    record its new sha256 as validated, so a rerun of the push is not refused for it."""
+    from infra.outputs import sha256_file, write_atomically
+
+    done = marker(cfg, "validate")
+    record = json.loads(done.read_text())
+    record["validated"]["model"]["README.md"] = sha256_file(Path(cfg.release_dir) / "model" / "README.md")
+    write_atomically(done, json.dumps(record, indent=2))
+
+
 def stage_push(cfg: ReleaseConfig) -> dict:
     from infra.hub import TOKEN_ENV, ensure_online, upload
 
     root, has_token = Path(cfg.release_dir), bool(os.environ.get(TOKEN_ENV, "").strip())
     if has_token:
         ensure_online(f"push {root}")  # before whoami: offline is one line, not a connection traceback
+    check_validated(cfg)
     dataset_repo = qualified(cfg.dataset_repo) if has_token else cfg.dataset_repo
     model_repo = qualified(cfg.model_repo) if has_token else cfg.model_repo
     dataset = upload(root / "dataset", dataset_repo, "dataset")
     if dataset.revision:  # the card's synthetic results now name the exact dataset commit they were read from
         pin_dataset_revision(root / "model" / "README.md", {cfg.dataset_repo, dataset_repo}, dataset.revision)
+        vouch_for_pinned_card(cfg)
     summary = [dataset.summary, upload(root / "model", model_repo, "model").summary]
     for line in summary:
         print(line)
@@ -304,6 +362,8 @@ def marker(cfg: ReleaseConfig, stage: str) -> Path:
 def check_stage_outputs(cfg: ReleaseConfig, names: list[str]) -> None:
     """Every folder the stages ``names`` would write, checked before the first of them runs (no compute wasted)."""
     from dataset_builder.publish import COMMAND as DATASET_COMMAND
+    from evaluation.results import COMMAND as RESULTS_COMMAND
+    from evaluation.runner import results_identity
     from model_cards.render import COMMAND as CARDS_COMMAND
     from training.embedded_model import COMMAND as MODEL_COMMAND
     from training.embedded_model import is_complete
@@ -314,10 +374,10 @@ def check_stage_outputs(cfg: ReleaseConfig, names: list[str]) -> None:
     if "base_model" in names and not is_complete(Path(cfg.base_model_dir)):  # a complete folder is left alone
         check_output_folder(Path(cfg.base_model_dir), MODEL_COMMAND)
     if "train" in names:
-        check_results_folder(Path(cfg.finetuned_dir))
-    for which in ("base", "finetuned"):
+        check_results_folder(Path(cfg.finetuned_dir))  # training.sft checks its own output_dir (marker, recipe)
+    for which, model in (("base", cfg.base_model_dir), ("finetuned", cfg.finetuned_dir)):
         if f"eval_{which}" in names:
-            check_results_folder(Path(cfg.results_dir) / which)
+            check_claim(Path(cfg.results_dir) / which, RESULTS_COMMAND, identity=results_identity(model))
     if "cards" in names:
         check_output_folder(Path(cfg.cards_dir), CARDS_COMMAND)
     if "stage" in names:

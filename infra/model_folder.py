@@ -86,3 +86,17 @@ def safetensors_problem(path: Path) -> str | None:
     if size < expected:
         return f"{size:,} bytes, truncated: its tensors end at byte {expected:,}"
     return None
+
+
+def weights_fingerprint(folder: Path) -> dict[str, str]:
+    """sha256 of every weights file of a model folder, by name: which weights a number was measured on.
+
+    Read from the folder's marker when the command that wrote it recorded them (training, conversion: free), else
+    hashed here (a folder from elsewhere). A results file carries it, so a card is never staged beside other weights.
+    """
+    from infra.outputs import read_marker, sha256_file
+
+    folder = Path(folder)
+    recorded = read_marker(folder).get("files") or {}
+    names = sorted(p.name for pattern in WEIGHTS for p in folder.glob(pattern) if p.is_file())
+    return {name: recorded.get(name) or sha256_file(folder / name) for name in names}

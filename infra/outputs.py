@@ -154,13 +154,14 @@ def check_output_folder(out: Path, command: str, force: bool = False) -> None:
 
 
 def check_output_file(path: Path) -> None:
-    """Refuse a file output whose path is a folder or lies under a file."""
+    """Refuse a file output whose path is a folder, lies under a file, or cannot be written."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"output file {path} is a folder; give a file path")
     blocker = file_in_the_way(path.parent)
     if blocker is not None:
         raise OutputError(f"output file {path} is inside {blocker}, which is a file; give a path in a folder")
+    check_writable(path.parent)
 
 
 def check_results_folder(path: Path) -> None:

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, fail, parse_config
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
 from model_cards.render import (
@@ -51,6 +51,11 @@ class CardConfig:
     def __post_init__(self) -> None:
         for repo_id in (self.model_id, *self.dataset):
             check_repo_id(repo_id)
+        if self.base_results.resolve() == self.finetuned_results.resolve():
+            raise UserError(
+                f"--base-results and --finetuned-results are the same folder ({self.base_results}); give the base "
+                "model's results and the finetuned model's, each from its own `python -m evaluation run --out`"
+            )
         check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
 
 

@@ -216,6 +216,10 @@ def write_synthetic_dataset(root, configs=("smollm2_kv_600", "smollm2_kv_600_swe
         f"- config_name: {c}\n  data_files:\n  - split: test\n    path: data/{c}/test-*\n" for c in configs
     )
     (root / "README.md").write_text(f"---\nconfigs:\n{configs_yaml}---\n# tiny\n")
+    from dataset_builder.publish import COMMAND
+    from infra.outputs import mark
+
+    mark(root, COMMAND, kind="dataset")  # as the dataset builder leaves it: a folder its push may upload
     return root
 
 

@@ -14,6 +14,7 @@ from hub_release import pipeline
 from hub_release.pipeline import ReleaseConfig, run_release
 from hub_release.validate import ReleaseValidationError, validate_dataset_repo, validate_model_repo
 from infra.model_folder import ModelFolderError
+from infra.outputs import mark
 from model_cards.render import inputs_from_folders, write_card
 
 
@@ -26,7 +27,25 @@ def staged(tmp_path):
     write_fixture_results(ft, "mdqa_10docs", {"1": 7, "5": 5, "10": 5})
     cards = write_card(inputs_from_folders(base, ft, "someone/tiny"), tmp_path / "cards").parent
     shutil.copytree(cards, model, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)  # as the stage stage does
+    mark(dataset, pipeline.STAGE_COMMAND, kind="dataset", hash_files=False)
+    mark(model, pipeline.STAGE_COMMAND, kind="model", hash_files=False)
     return dataset, model
+
+
+def push_config(tmp_path, **kwargs) -> ReleaseConfig:
+    """A release of the ``staged`` fixture whose staged repos passed the validate stage."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("output_dir: x\n")
+    cfg = ReleaseConfig(
+        recipe=str(recipe),
+        release_dir=str(tmp_path / "release"),
+        state_dir=str(tmp_path / "state"),
+        model_repo="me/m",
+        dataset_repo="me/d",
+        **kwargs,
+    )
+    assert run_release(cfg, only=["validate"]) == ["validate"]
+    return cfg
 
 
 def test_valid_release_passes(staged):
@@ -90,11 +109,7 @@ def test_bad_eval_plan_is_one_clear_error(tmp_path):
 
 def test_push_without_token_prints_plan_and_never_a_token(staged, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("output_dir: x\n")
-    cfg = ReleaseConfig(
-        recipe=str(recipe), release_dir=str(tmp_path / "release"), model_repo="me/m", dataset_repo="me/d"
-    )
+    cfg = push_config(tmp_path)
     record = pipeline.stage_push(cfg)
     out = capsys.readouterr().out
     assert record["pushed"] is False
@@ -124,6 +139,7 @@ def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys
     dataset = write_synthetic_dataset(tmp_path / "build" / "dataset")
     base = save_tiny_model(tmp_path / "build" / "base", seed=0)
     finetuned = save_tiny_model(tmp_path / "build" / "ft", seed=1)
+    mark(finetuned, "training.sft", kind="model")  # as training leaves its output_dir
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"output_dir: {finetuned}\n")
     cfg = ReleaseConfig(
@@ -215,16 +231,12 @@ def test_push_pins_the_card_to_the_dataset_commit_it_pushed(staged, tmp_path, mo
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub, "hub_api", lambda token: FakeApi())
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("output_dir: x\n")
-    cfg = ReleaseConfig(
-        recipe=str(recipe), release_dir=str(tmp_path / "release"), model_repo="me/m", dataset_repo="me/d"
-    )
     base, ft = tmp_path / "results" / "base", tmp_path / "results" / "ft"  # the fixture's mdqa plus a synthetic task
     write_fixture_results(base, "synthetic_kv", {"smollm2_kv_600 depth 0.50": 2})
     write_fixture_results(ft, "synthetic_kv", {"smollm2_kv_600 depth 0.50": 9})
     card = write_card(inputs_from_folders(base, ft, "me/m", datasets=["me/d"]), tmp_path / "cards2")
     shutil.copy(card, tmp_path / "release" / "model" / "README.md")
+    cfg = push_config(tmp_path)
 
     record = pipeline.stage_push(cfg)
     assert [repo for repo, _ in pushed] == ["me/d", "me/m"] and record["dataset_revision"] == "commit-of-me/d"
@@ -233,6 +245,7 @@ def test_push_pins_the_card_to_the_dataset_commit_it_pushed(staged, tmp_path, mo
     # the synthetic results name the dataset commit just pushed; Liu et al.'s files have no Hub revision
     assert revisions == {("me/d", "commit-of-me/d"), ("nelson-liu/lost-in-the-middle", None)}
     assert pushed[1][1].data.eval_results == card.data.eval_results, "the model was pushed with the pinned card"
+    assert pipeline.stage_push(cfg)["pushed"], "the pinned card is what validate now vouches for: a rerun pushes"
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ValueError, match="HF_HUB_OFFLINE is set"):
         pipeline.stage_push(cfg)
