@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset_builder.card import DEFAULT_REPO_ID
-from dataset_builder.config import ConfigError, load_config, named_configs
+from dataset_builder.config import load_config, named_configs
 from infra.cli import USER_ERRORS, Interrupted, fail, parse_config
 
 
@@ -61,9 +61,7 @@ def run(command: str, cfg) -> None:
     else:
         from infra.hub import push_folder
 
-        if not (cfg.folder / "README.md").is_file():
-            raise ConfigError(f"{cfg.folder} has no README.md dataset card; run `make dataset` first")
-        print(push_folder(cfg.folder, cfg.repo_id, "dataset"))
+        print(push_folder(cfg.folder, cfg.repo_id, "dataset"))  # only a folder `build` wrote (its marker) is pushed
 
 
 def main(argv: list[str] | None = None) -> int:

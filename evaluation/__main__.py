@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.generation import MAX_BATCH_TOKENS
-from evaluation.runner import RunConfig
+from evaluation.runner import RunConfig, check_batch_settings
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.outputs import check_output_file
@@ -40,9 +40,9 @@ class BenchConfig:
     out: str = field(default="", metadata={"help": "Optional JSON report path."})
 
     def __post_init__(self) -> None:
-        for name in ("n", "batch_size", "max_batch_tokens"):
-            if getattr(self, name) < 1:
-                raise EvalConfigError(f"--{name.replace('_', '-')}={getattr(self, name)}: give a number >= 1")
+        if self.n < 1:
+            raise EvalConfigError(f"--n={self.n}: time at least 1 prompt")
+        check_batch_settings(self.batch_size, self.max_batch_tokens)
         if self.out:  # a report path that cannot be written fails now, not after minutes of timing
             check_output_file(Path(self.out))
 

@@ -30,6 +30,10 @@ from infra.outputs import check_claim, claim_folder
 
 # Relative to the repository root, like every default path here.
 DEFAULT_DATASET = "build/dataset"
+# The shortest prompt of any task here is 42 tokens (closed-book NQ in SmolLM2's chat template; 1,000 questions,
+# 42-58 tokens, measured with the tokenizer). A token budget below twice that can never hold two prompts: it only
+# turns batching off, which --batch-size 1 says plainly, so a smaller budget is taken for a typo.
+MIN_BATCH_TOKENS = 2 * 42
 
 
 @dataclass
@@ -75,8 +79,7 @@ class RunConfig:
             raise EvalConfigError("no tasks given; pass --suites e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
         if self.limit is not None and self.limit < 1:
             raise EvalConfigError(f"limit={self.limit} must be >= 1 (or omitted for everything)")
-        if self.batch_size < 1 or self.max_batch_tokens < 1:
-            raise EvalConfigError(f"batch_size={self.batch_size}, max_batch_tokens={self.max_batch_tokens}: use >= 1")
+        check_batch_settings(self.batch_size, self.max_batch_tokens)
         if self.out:  # `evaluation bench` builds examples through a RunConfig and writes no results folder
             # a file, a read-only place, a user's folder or another model's results: refused before the model loads
             check_claim(Path(self.out), COMMAND, force=self.force, identity=self.identity)
@@ -98,6 +101,16 @@ class RunConfig:
     @property
     def identity(self) -> dict:
         return results_identity(self.model)
+
+
+def check_batch_settings(batch_size: int, max_batch_tokens: int) -> None:
+    if batch_size < 1:
+        raise EvalConfigError(f"batch_size={batch_size}: give at least 1 prompt per call")
+    if max_batch_tokens < MIN_BATCH_TOKENS:
+        raise EvalConfigError(
+            f"max_batch_tokens={max_batch_tokens} cannot hold two prompts of any task (the shortest are 42 tokens); "
+            f"give at least {MIN_BATCH_TOKENS} (default {MAX_BATCH_TOKENS}), or --batch-size 1 to turn batching off"
+        )
 
 
 def results_identity(model: str) -> dict:

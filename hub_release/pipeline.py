@@ -250,8 +250,10 @@ def stage_stage(cfg: ReleaseConfig) -> dict:
 
 def stage_validate(cfg: ReleaseConfig) -> dict:
     from hub_release.validate import validate_dataset_repo, validate_model_repo
+    from infra.model_folder import check_model
 
     root = Path(cfg.release_dir)
+    check_model(str(root / "model"))  # seconds, before the datasets are loaded: a damaged weights file first
     counts = validate_dataset_repo(root / "dataset")
     sample = validate_model_repo(root / "model")
     print(f"dataset repo loads: {counts}")

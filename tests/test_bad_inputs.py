@@ -122,6 +122,134 @@ def tiny(t: Path) -> str:
     return str(save_tiny_model(t / "tiny"))
 
 
+READ_ONLY = "/sys/artificial-needles-out"  # a place even root cannot create files in (sysfs)
+
+
+def task_named(t: Path, name: str) -> str:
+    """A task YAML (closed-book NQ) whose name would become a file name outside --out."""
+    (t / "task.yaml").write_text(f"include: {ROOT / 'evaluation' / 'tasks' / 'nq_closed.yaml'}\nname: {name}\n")
+    return str(t / "task.yaml")
+
+
+def results_named(t: Path, task: str) -> tuple[str, str]:
+    base, ft = results(t)
+    path = Path(ft) / "nq_closed.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "task": task}))
+    return base, ft
+
+
+def foreign_results(t: Path) -> str:
+    (t / "res").mkdir()
+    (t / "res" / "nq_closed.json").write_text('{"the user\'s": "own results"}')
+    return str(t / "res")
+
+
+def claimed_by(t: Path, model: str) -> str:
+    from evaluation.results import COMMAND
+    from infra.outputs import claim_folder
+
+    claim_folder(t / "res", COMMAND, identity={"model": model})
+    return str(t / "res")
+
+
+def truncated_model(t: Path, name: str = "tiny") -> str:
+    from tiny_model import save_tiny_model
+
+    folder = save_tiny_model(t / name)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # an interrupted copy
+    return str(folder)
+
+
+def unmarked_dataset(t: Path) -> str:
+    folder = write_synthetic_dataset(t / "ds")
+    (folder / ".written-by.json").unlink()  # e.g. a checkout or a folder copied by hand
+    return str(folder)
+
+
+def marked_model(t: Path) -> str:
+    from tiny_model import save_tiny_model
+
+    from infra.outputs import mark
+
+    folder = save_tiny_model(t / "model")
+    mark(folder, "training.sft", kind="model")
+    return str(folder)
+
+
+def tiny_config(t: Path, name: str = "a_kv") -> str:
+    import yaml
+
+    values = yaml.safe_load((ROOT / "dataset_builder" / "configs" / "smollm2_kv_600.yaml").read_text())
+    (t / f"{name}.yaml").write_text(yaml.safe_dump({**values, "name": name, "train_size": 4, "test_size": 2}))
+    return str(t / f"{name}.yaml")
+
+
+def built_with_user_file(t: Path) -> str:
+    from dataset_builder.__main__ import main
+
+    assert main(["build", "--out", str(t / "ds"), "--configs", tiny_config(t)]) == 0
+    (t / "ds" / "notes.txt").write_text("the user's notes")
+    return str(t / "ds")
+
+
+def locked(t: Path) -> str:
+    """``t/ds`` with its one-writer lock held, as a concurrent build would hold it (released at interpreter exit)."""
+    from infra.outputs import folder_lock
+
+    HELD.append(folder_lock(t / "ds"))
+    HELD[-1].__enter__()
+    return str(t / "ds")
+
+
+HELD: list = []
+
+
+def text_file(t: Path, name: str, text: str) -> str:
+    (t / name).write_text(text)
+    return str(t / name)
+
+
+def unreadable_marker(t: Path) -> str:
+    (t / "ds").mkdir()
+    (t / "ds" / "README.md").write_text("a card")
+    (t / "ds" / ".written-by.json").write_text("{")
+    return str(t / "ds")
+
+
+def staged_release(t: Path, *extra: str) -> list[str]:
+    """A dataset folder, a finetuned model and a card, each marked as its command leaves it; the card's numbers
+    are of other weights than the model's (the fixture results name none)."""
+    from model_cards.render import inputs_from_folders, write_card
+
+    write_synthetic_dataset(t / "dataset_dir")
+    model = marked_model(t)
+    base, ft = results(t)
+    write_card(inputs_from_folders(Path(base), Path(ft), "me/m"), t / "cards_dir")
+    (t / "r.yaml").write_text(f"output_dir: {model}\n")
+    return [*release_args(t), "--recipe", str(t / "r.yaml"), *extra]
+
+
+def validated_release(t: Path) -> list[str]:
+    """release/dataset and release/model staged (markers as the stage leaves them), never validated."""
+    from tiny_model import save_tiny_model
+
+    from hub_release.pipeline import STAGE_COMMAND
+    from infra.outputs import mark
+
+    dataset = write_synthetic_dataset(t / "release_dir" / "dataset")
+    mark(dataset, STAGE_COMMAND, kind="dataset", hash_files=False)
+    model = save_tiny_model(t / "release_dir" / "model")
+    mark(model, STAGE_COMMAND, kind="model", hash_files=False)
+    return release_args(t, "--only", "push")
+
+
+def truncated_release(t: Path) -> list[str]:
+    write_synthetic_dataset(t / "release_dir" / "dataset")
+    truncated_model(t / "release_dir", "model")
+    return release_args(t, "--only", "validate")
+
+
 # (id, entry point, argv builder, environment, words the one line must contain)
 CASES = [
     ("yaml-not-a-mapping", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs", yaml_list(t)],
@@ -176,6 +304,50 @@ CASES = [
      str(t / "res"), "--dataset", "nobody/no-such-dataset"], {"HF_HUB_OFFLINE": "1"}, "the Hub is offline"),
     ("eval-task-yaml-a-list", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", yaml_list(t), "--out",
      str(t / "res"), "--data-dir", liu_data(t)], {}, "not a mapping"),
+    # --- issue 15: the second sweep ---
+    ("eval-task-name-escapes-out", evaluation, lambda t: ["run", "--model", tiny(t), "--suites",
+     task_named(t, "../../../x"), "--out", str(t / "res"), "--data-dir", liu_data(t)], {}, "cannot name a file"),
+    ("card-results-task-escapes-out", model_cards, lambda t: ["--base-results", results_named(t, "../x")[0],
+     "--finetuned-results", str(t / "results" / "finetuned"), "--out", str(t / "card"), "--model-id", "me/m"], {},
+     "cannot name a file"),
+    ("eval-out-foreign", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+     foreign_results(t), "--data-dir", liu_data(t)], {}, "did not write it"),
+    ("eval-out-another-models", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+     claimed_by(t, "some/other-model"), "--data-dir", liu_data(t)], {}, "holds a run of another model"),
+    ("eval-out-read-only", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+     READ_ONLY, "--data-dir", liu_data(t)], {}, "is not writable"),
+    ("model-out-read-only", embedded_model, lambda t: ["--out", READ_ONLY], {}, "is not writable"),
+    ("bench-out-read-only", evaluation, lambda t: ["bench", "--model", tiny(t), "--out", READ_ONLY + "/b.json"], {},
+     "is not writable"),
+    ("bench-batch-size-0", evaluation, lambda t: ["bench", "--model", tiny(t), "--batch-size", "0"], {},
+     "batch_size=0: give at least 1"),
+    ("bench-n-0", evaluation, lambda t: ["bench", "--model", tiny(t), "--n", "0"], {}, "--n=0: time at least 1"),
+    ("eval-batch-tokens-5", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+     str(t / "res"), "--max-batch-tokens", "5"], {}, "cannot hold two prompts"),
+    ("eval-truncated-weights", evaluation, lambda t: ["run", "--model", truncated_model(t), "--suites", "nq_closed",
+     "--out", str(t / "res"), "--data-dir", liu_data(t)], {}, "model.safetensors is damaged"),
+    ("validate-truncated-weights", hub_release, truncated_release, {}, "model.safetensors is damaged"),
+    ("push-folder-not-ours", dataset_builder, lambda t: ["push", "--folder", unmarked_dataset(t)], {},
+     "was not written by this project's commands"),
+    ("push-model-as-dataset", dataset_builder, lambda t: ["push", "--folder", marked_model(t)], {},
+     "is not a dataset repo"),
+    ("rebuild-keeps-user-file", dataset_builder, lambda t: ["build", "--out", built_with_user_file(t), "--configs",
+     str(t / "a_kv.yaml")], {}, "holds files `python -m dataset_builder build` did not write (notes.txt)"),
+    ("build-while-another-builds", dataset_builder, lambda t: ["build", "--out", locked(t), "--configs",
+     tiny_config(t)], {}, "is being written by another run"),
+    ("config-empty-yaml", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs",
+     text_file(t, "empty.yaml", "")], {}, "the file is empty"),
+    ("config-key-twice", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs",
+     text_file(t, "twice.yaml", "name: a_kv\nnum_dicts: 4\nnum_dicts: 8\n")], {}, "key 'num_dicts' is written twice"),
+    ("config-yaml-tag", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs",
+     text_file(t, "tag.yaml", "name: !!python/object/apply:os.getcwd []\n")], {}, "tags such as !!python"),
+    ("marker-unreadable", dataset_builder, lambda t: ["build", "--out", unreadable_marker(t), "--configs",
+     tiny_config(t)], {}, "has a .written-by.json that cannot be read"),
+    ("cards-one-folder-twice", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+     results(t)[0], "--out", str(t / "card"), "--model-id", "me/m"], {}, "are the same folder"),
+    ("release-card-of-other-weights", hub_release, lambda t: staged_release(t, "--only", "stage"), {},
+     "was rendered from results (nq_closed.json) of other weights"),
+    ("release-push-unvalidated", hub_release, validated_release, {}, "has not passed validation"),
 ]  # fmt: skip
 
 
@@ -252,3 +424,38 @@ def test_damaged_config_kept_from_an_earlier_build_is_one_line(tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "config b_kv changed since they were written" in err and "--configs" in err
     assert snapshot(tmp_path) == before
+
+
+def test_ctrl_c_during_a_build_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """A KeyboardInterrupt while a config is generated: exit 130, one line, no temp folder, no output folder."""
+    from dataset_builder import publish
+    from dataset_builder.__main__ import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "write_config", interrupted)
+    config = tiny_config(tmp_path)
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(["build", "--out", str(tmp_path / "ds"), "--configs", config]) == 130
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1
+        and err.startswith("error: `build` interrupted; nothing was replaced")
+        and "Traceback" not in err
+    )
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("errno_name", "fix"),
+    [("ENOSPC", "free disk space"), ("EROFS", "read-only"), ("EACCES", "permissions"), ("EISDIR", "give the file")],
+)
+def test_an_os_error_names_its_fix(errno_name, fix):
+    import errno
+
+    from infra.cli import one_line
+
+    err = OSError(getattr(errno, errno_name), "raw message", "/some/path")
+    assert one_line(err).startswith("[Errno") and fix in one_line(err)
