@@ -179,13 +179,30 @@ class Interrupt(Exception):
     pass
 
 
-def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch):
+def kill_run_after_step_6(argv: list[str], monkeypatch) -> None:
+    """``sft.main(argv)`` killed after step 6 (checkpoint-4 is on disk, steps 5-6 are lost, like a kill -9)."""
     from transformers import TrainerCallback
 
     class KillAfterStep(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 6:  # checkpoint-4 is on disk, step 5-6 are lost, like a kill -9
+            if state.global_step == 6:
                 raise Interrupt
+
+    build_trainer = sft.build_trainer
+
+    def build_killed_trainer(*args):
+        trainer = build_trainer(*args)
+        trainer.add_callback(KillAfterStep())
+        return trainer
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sft, "build_trainer", build_killed_trainer)
+        with pytest.raises(Interrupt):
+            sft.main(argv)
+
+
+def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch):
+    from transformers import TrainerCallback
 
     class CountSteps(TrainerCallback):
         steps = 0
@@ -195,10 +212,7 @@ def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset
 
     out = tmp_path / "out"
     argv = recipe_args(tiny_model, tiny_dataset, out)
-    trainer = make_trainer(argv)
-    trainer.add_callback(KillAfterStep())
-    with pytest.raises(Interrupt):
-        trainer.train()
+    kill_run_after_step_6(argv, monkeypatch)
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
 
     build_trainer = sft.build_trainer
@@ -218,24 +232,13 @@ def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset
 
 
 def test_half_written_checkpoint_is_set_aside_and_the_last_complete_one_resumes(
-    tiny_model, tiny_dataset, tmp_path, capsys
+    tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch
 ):
     import shutil
 
-    from transformers import TrainerCallback
-
     out = tmp_path / "out"
     argv = recipe_args(tiny_model, tiny_dataset, out)
-    trainer = make_trainer(argv)
-
-    class KillAfterStep(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 6:
-                raise Interrupt
-
-    trainer.add_callback(KillAfterStep())
-    with pytest.raises(Interrupt):
-        trainer.train()
+    kill_run_after_step_6(argv, monkeypatch)
     # A kill while checkpoint-8 was being written: weights on disk, no optimizer or trainer state yet.
     half = out / "checkpoint-8"
     half.mkdir()

