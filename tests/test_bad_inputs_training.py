@@ -103,12 +103,8 @@ def truncated_model(t: Path) -> str:
     return str(tiny(t))
 
 
-def recipe(t: Path, text: str) -> str:
-    (t / "recipe.yaml").write_text(RECIPE.read_text() + text)  # text: keys the recipe does not set
-    return str(t / "recipe.yaml")
-
-
 def recipe_with(t: Path, key: str, value: str) -> str:
+    """The SmolLM2 recipe with ``key: value`` (replacing the recipe's own line for ``key``, if it has one)."""
     lines = [line for line in RECIPE.read_text().splitlines() if not line.startswith(f"{key}:")]
     (t / "recipe.yaml").write_text("\n".join([*lines, f"{key}: {value}"]) + "\n")
     return str(t / "recipe.yaml")
@@ -184,7 +180,7 @@ CASES: list[tuple[str, str, Callable[[Path], list[str]], str]] = [
      "nonexistent_proj"), "['nonexistent_proj'] are not modules of"),
     ("recipe-value-wrong-type", SFT, lambda t: ["--config", recipe_with(t, "seed", '"ten"'), *sft_argv(t)[2:]],
      "invalid int value: 'ten'"),
-    ("force-in-a-recipe", SFT, lambda t: ["--config", recipe(t, "force: true\n"), *sft_argv(t)[2:]],
+    ("force-in-a-recipe", SFT, lambda t: ["--config", recipe_with(t, "force", "true"), *sft_argv(t)[2:]],
      "command-line flag only"),
     # 6: an empty or blank assistant answer is refused with its split and row
     ("answer-empty", SFT, lambda t: sft_argv(t, "--dataset_name", str(chats(t, ("a", "", "c"), "e.jsonl"))),
