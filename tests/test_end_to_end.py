@@ -61,4 +61,8 @@ def test_convert_train_evaluate_on_the_real_model(tmp_path):
     results = json.loads((out / "synthetic_kv.json").read_text())
     overall = results["overall"]
     assert set(overall) >= {"value", "dictionary", "both"}
-    assert overall["value"]["n"] >= 5 and 0.0 <= overall["value"]["score"] <= 1.0
+    samples = [json.loads(line) for line in (out / "synthetic_kv.samples.jsonl").read_text().splitlines()]
+    # the reported score is the recorded answers' own: the mean of the per-answer scores written beside them
+    right = [s["scores"]["value"] for s in samples]
+    assert set(right) <= {0.0, 1.0} and overall["value"]["n"] == len(samples) >= 5
+    assert overall["value"]["score"] == sum(right) / len(samples)
