@@ -57,23 +57,23 @@ def closed_book_examples(n: int) -> list[EvalExample]:
     return [EvalExample(f"nq{i}", "closed-book", f"Question: q{i}?\nAnswer:", ["paris"]) for i in range(n)]
 
 
+def replay_quarter_examples(n: int) -> list[EvalExample]:
+    """Closed-book examples of the first ``n`` replay-quarter questions: the only prompts replay rows may have."""
+    questions = [q.question for q in load_nq_oracle(Path(DEFAULT_DATA_DIR) / "nq-open-oracle-dev.jsonl.gz")]
+    chosen = [questions[i] for i in split_halves(questions)["replay"][:n]]
+    return [EvalExample(f"nq{i}", "closed-book", f"Question: {q}\nAnswer:", ["paris"]) for i, q in enumerate(chosen)]
+
+
 def test_replay_rows_are_the_prompt_and_the_models_own_answer(tmp_path, capsys):
-    examples = closed_book_examples(3)
+    examples = replay_quarter_examples(3)
     write_task(tmp_path / "base", "nq_closed_replay", examples, ["London, I think", "  ", "paris"])
     samples = tmp_path / "base" / "nq_closed_replay.samples.jsonl"
     assert replay.main(["--samples", str(samples), "--out", str(tmp_path / "replay")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "replay" / "train.jsonl").read_text().splitlines()]
     # the gold answer ("paris") is never the target unless the model said it; the blank answer is dropped
     assert rows == [
-        {"messages": [{"role": "user", "content": "Question: q0?\nAnswer:"}, {"role": "assistant", "content": a}]}
-        for a in ["London, I think"]
-    ] + [
-        {
-            "messages": [
-                {"role": "user", "content": "Question: q2?\nAnswer:"},
-                {"role": "assistant", "content": "paris"},
-            ]
-        }
+        {"messages": [{"role": "user", "content": examples[i].prompt}, {"role": "assistant", "content": answer}]}
+        for i, answer in [(0, "London, I think"), (2, "paris")]
     ]
 
 
