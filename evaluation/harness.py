@@ -5,6 +5,12 @@ reports FLenQA. Users with Hub access run the harness's own task definitions; of
 proven on a local task YAML (``tests/test_eval_harness.py``). lm-eval 0.4.13 ships no FLenQA task: pass
 your FLenQA task YAML's folder with ``--include-path``.
 
+Weights load as our own suites load them (``evaluation.generation.resolve_placement``): bf16 on GPUs and on CPUs with
+native bf16 kernels (AVX512-BF16 / AMX), fp32 elsewhere, where emulated bf16 is ~50x slower than fp32 (0.001 vs
+0.05 TFLOP/s on an AVX2-only AMD EPYC). bf16 weights rather than autocast: lm-eval has no autocast switch for CPU, and
+decoding re-reads every weight per token. Requests run ``batch_size`` at a time. The summary JSON records the path
+taken (device, dtype, the dtype the loaded weights actually have, batch size) beside the CPU model.
+
     .venv/bin/python -m evaluation lm-eval --model build/models/SmolLM2-135M-Instruct --tasks mmlu,hellaswag \
         --limit 50 --out build/results/lm_eval/base.json
 """
@@ -16,6 +22,7 @@ from pathlib import Path
 
 from evaluation.generation import Placement, resolve_placement
 from evaluation.tasks import EvalConfigError
+from infra.machine import cpu_model_name, cpu_supports_bf16
 from infra.outputs import check_output_file
 
 # The paper's general-ability checks, as lm-eval names them.
@@ -26,15 +33,26 @@ def lm_eval_model_args(model: str, placement: Placement, gpu_count: int | None =
     """lm-eval HF backend arguments for the same placement as our own suites (``evaluation.generation``).
 
     On GPUs: bf16 weights; with more than one GPU, ``parallelize=True`` (lm-eval's ``device_map="auto"``) spreads the
-    layers over all of them. On a CPU: fp32 weights (lm-eval has no autocast switch), as before.
+    layers over all of them. On a CPU: the placement's dtype, bf16 where the CPU runs it natively, else fp32.
     """
     import torch
 
     if placement.device == "cpu":
-        return {"pretrained": model, "dtype": "float32", "device": "cpu"}
+        return {"pretrained": model, "dtype": placement.dtype, "device": "cpu"}
     gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
     args = {"pretrained": model, "dtype": placement.dtype, "device": "cuda"}
     return {**args, "parallelize": True} if gpu_count > 1 else args
+
+
+def placement_record(placement: Placement, loaded, batch_size: int) -> dict:
+    """Which path the run took, for the summary JSON: asked-for placement, the loaded weights' dtype, the CPU."""
+    record = {"device": placement.device, "dtype": placement.dtype, "precision": placement.precision}
+    record["weights_dtype"] = str(next(loaded.parameters()).dtype).removeprefix("torch.")
+    record["batch_size"] = batch_size
+    if placement.device == "cpu":
+        record["cpu"] = cpu_model_name()
+        record["native_bf16"] = cpu_supports_bf16()
+    return record
 
 
 def run_lm_eval(
@@ -47,9 +65,11 @@ def run_lm_eval(
     batch_size: int = 8,
     chat_template: bool = True,
     device: str = "auto",
+    precision: str = "auto",
 ) -> dict:
-    """Run lm-eval's HF backend on ``model`` for ``tasks``; write and return the per-task metrics."""
+    """Run lm-eval's HF backend on ``model`` for ``tasks``; write and return the per-task metrics and the path."""
     import lm_eval
+    from lm_eval.api.registry import get_model
     from lm_eval.tasks import TaskManager
 
     if not tasks:
@@ -62,9 +82,11 @@ def run_lm_eval(
             f"unknown lm-eval task(s) {unknown}; list them with `.venv/bin/lm-eval ls tasks` "
             "(add --include-path for your own task YAMLs)"
         )
+    placement = resolve_placement(device, precision)
+    # Built here rather than by simple_evaluate(model="hf") so the summary can say what the weights really are.
+    lm = get_model("hf").create_from_arg_obj(lm_eval_model_args(model, placement), {"batch_size": batch_size})
     raw = lm_eval.simple_evaluate(
-        model="hf",
-        model_args=lm_eval_model_args(model, resolve_placement(device, "auto")),
+        model=lm,
         tasks=list(tasks),
         task_manager=manager,
         limit=limit,
@@ -79,6 +101,7 @@ def run_lm_eval(
         "limit": limit,
         "include_path": include_path,
         "lm_eval_version": lm_eval.__version__,
+        "placement": placement_record(placement, lm.model, batch_size),
         "results": raw["results"],
         "versions": {k: v for k, v in raw.get("versions", {}).items()},
         "n_samples": raw.get("n-samples", {}),

@@ -6,7 +6,9 @@ import json
 import pytest
 from tiny_model import save_tiny_model
 
-from evaluation.harness import run_lm_eval
+from evaluation.generation import Placement
+from evaluation.harness import lm_eval_model_args, run_lm_eval
+from infra.machine import cpu_model_name, cpu_supports_bf16
 
 GENERATE_TASK = """task: local_nq
 dataset_path: json
@@ -48,8 +50,7 @@ metadata:
 """
 
 
-def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
-    model = save_tiny_model(tmp_path / "tiny")
+def write_local_tasks(tmp_path):
     data = tmp_path / "qa.jsonl"
     rows = [
         {"question": f"what is {i} plus {i}", "answer": str(2 * i), "choices": [str(2 * i), str(i)], "label": 0}
@@ -60,7 +61,12 @@ def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
     tasks.mkdir()
     (tasks / "local_nq.yaml").write_text(GENERATE_TASK.format(data=data))
     (tasks / "local_choice.yaml").write_text(CHOICE_TASK.format(data=data))
+    return tasks
 
+
+def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
+    model = save_tiny_model(tmp_path / "tiny")
+    tasks = write_local_tasks(tmp_path)
     out = tmp_path / "lm_eval.json"
     summary = run_lm_eval(
         str(model), ["local_nq", "local_choice"], out, limit=4, include_path=str(tasks), batch_size=2
@@ -70,6 +76,31 @@ def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
     assert 0.0 <= summary["results"]["local_nq"]["exact_match,none"] <= 1.0
     assert 0.0 <= summary["results"]["local_choice"]["acc,none"] <= 1.0
     assert json.loads(out.read_text())["tasks"] == ["local_nq", "local_choice"]
+    # the path this CPU takes, as our own suites take it: bf16 weights only where bf16 is native
+    path = json.loads(out.read_text())["placement"]
+    expected = "bfloat16" if cpu_supports_bf16() else "float32"
+    assert (path["device"], path["dtype"], path["weights_dtype"]) == ("cpu", expected, expected)
+    assert (path["batch_size"], path["cpu"], path["native_bf16"]) == (2, cpu_model_name(), cpu_supports_bf16())
+
+
+def test_lm_eval_loads_bf16_weights_when_bf16_is_the_path(tmp_path):
+    """What a CPU with AVX512-BF16/AMX gets from precision=auto: lm-eval's model really holds bf16 weights."""
+    model = save_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "lm_eval.json"
+    summary = run_lm_eval(
+        str(model), ["local_nq"], out, limit=2, include_path=str(write_local_tasks(tmp_path)), precision="bf16"
+    )
+    assert summary["placement"]["weights_dtype"] == "bfloat16"
+    assert summary["n_samples"]["local_nq"]["effective"] == 2
+
+
+def test_cpu_model_args_follow_the_placement_dtype():
+    assert lm_eval_model_args("m", Placement("cpu", "bfloat16", None)) == {
+        "pretrained": "m",
+        "dtype": "bfloat16",
+        "device": "cpu",
+    }
+    assert lm_eval_model_args("m", Placement("cpu", "float32", None))["dtype"] == "float32"
 
 
 def test_lm_eval_needs_tasks(tmp_path):
