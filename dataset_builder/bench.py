@@ -3,7 +3,8 @@
     .venv/bin/python -m dataset_builder.bench            # or: make bench-dataset
 
 Prints samples/s and tokens/s of generation (draw, assemble, tokenize once to confirm the budget), and, as the
-floor to compare with, the rate of a single tokenizer pass over the same finished examples.
+limit to compare with, the rate of a single tokenizer pass over the same finished examples, measured in the same run
+(generation has to tokenize each example once, so it cannot beat that pass), with the ratio and the CPU model.
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ class BenchConfig:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_config(BenchConfig, argv, "python -m dataset_builder.bench", __doc__.splitlines()[0])
-    print(f"CPU: {cpu_model_name()}, {usable_cores()} cores (generation is single-threaded)")
+    cpu = cpu_model_name()
+    print(f"CPU: {cpu}, {usable_cores()} cores (generation is single-threaded)")
     for name, samples in CASES:
         r = bench_config(name, max(1, int(samples * args.scale)))
         print(
             f"{r['config']:>14}: {r['samples_per_s']:8,.0f} samples/s  {r['tokens_per_s'] / 1e6:5.2f}M tokens/s  "
-            f"({r['samples']} samples, {r['mean_tokens']:,.0f} tokens each; one tokenizer pass alone: "
-            f"{r['tokenize_only_samples_per_s']:,.0f} samples/s)"
+            f"({r['samples']} samples, {r['mean_tokens']:,.0f} tokens each) = "
+            f"{r['samples_per_s'] / r['tokenize_only_samples_per_s']:.0%} of this run's limit, one tokenizer pass "
+            f"alone: {r['tokenize_only_samples_per_s']:,.0f} samples/s [CPU: {cpu}]"
         )
 
 

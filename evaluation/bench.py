@@ -3,6 +3,12 @@ r"""Evaluation throughput: batched generation (this package) vs a one-prompt-at-
 Both paths run the same prompts, chat template, greedy decoding, stop strings and precision; only the batch
 size differs, so the ratio is what batching buys. The CPU model is printed beside every timing.
 
+Each figure is also printed as a share of this machine's prefill limit, measured by the same command just before
+that timing, in the precision the model runs (``infra/compute_limit.py``): one layer's linears at M = the mean batched
+call's padded tokens and causal SDPA at the prompts' mean length, forward only; limit prompts/s = prompts / (their
+prefill's matmul FLOPs / matmul rate + attention FLOPs / attention rate). Decoding the answer's tokens is not in the
+limit (it is memory-bound), so a figure's share stays below 1: the gap is what batching, padding and decoding cost.
+
     .venv/bin/python -m evaluation bench --model build/models/SmolLM2-135M-Instruct --task nq_closed --n 32 \
         --batch-size 16
 """
@@ -14,8 +20,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from evaluation.generation import MAX_BATCH_TOKENS, GenerationSettings, generate_answers, load_model
+from evaluation.generation import (
+    MAX_BATCH_TOKENS,
+    GenerationSettings,
+    generate_answers,
+    load_model,
+    plan_batches,
+    render_chat,
+)
 from evaluation.runner import RunConfig, build_examples
+from infra.compute_limit import ComputeLimit, ModelShape, measure_limit, prefill_work
 from infra.machine import cpu_model_name
 
 
@@ -23,6 +37,37 @@ def time_generation(model, tokenizer, prompts: list[str], settings: GenerationSe
     start = time.perf_counter()
     answers = generate_answers(model, tokenizer, prompts, settings)
     return time.perf_counter() - start, answers
+
+
+def prompt_lengths(tokenizer, prompts: list[str]) -> list[int]:
+    """Tokens of each prompt as the model reads it (chat template applied), as generate_answers counts them."""
+    return [len(tokenizer(render_chat(tokenizer, p), add_special_tokens=False)["input_ids"]) for p in prompts]
+
+
+def prefill_limit(
+    model, lengths: list[int], settings: GenerationSettings, precision: str
+) -> tuple[float, ComputeLimit]:
+    """(prompts/s limit, the limit measured now) for prefilling prompts of ``lengths`` batched as ``settings`` say."""
+    shape = ModelShape.from_config(model.config)
+    batches = plan_batches(lengths, settings.batch_size, settings.max_batch_tokens)
+    padded = sum(len(b) * lengths[b[0]] for b in batches) // len(batches)  # longest-first: b[0] is the longest
+    limit = measure_limit(
+        shape,
+        tokens=padded,
+        seq_len=sum(lengths) // len(lengths),
+        batch=max(1, len(lengths) // len(batches)),
+        precision=precision,
+    )
+    print(limit.describe())
+    return len(lengths) / limit.seconds_for(prefill_work(shape, lengths)), limit
+
+
+def figure_line(label: str, prompts: int, seconds: float, limit: tuple[float, ComputeLimit]) -> str:
+    rate = prompts / seconds
+    return (
+        f"{label}: {rate:.2f} samples/s ({seconds:.1f} s, {prompts} prompts) = {rate / limit[0]:.0%} of the prefill "
+        f"limit {limit[0]:.2f} prompts/s ({limit[1].path}) [CPU: {limit[1].cpu}]"
+    )
 
 
 def run_bench(
@@ -44,12 +89,18 @@ def run_bench(
     single = replace(batched, batch_size=1)
     time_generation(model, tokenizer, prompts[:2], batched)  # warm-up: first-call allocations and kernel selection
     cpu = cpu_model_name()
+    lengths = prompt_lengths(tokenizer, prompts)
+    print(
+        f"{len(prompts)} {task} prompts, {sum(lengths) / len(lengths):,.0f} tokens on average ({placement.precision})"
+    )
+    # each limit is measured just before its timing: on a shared machine the load drifts between the two
+    loop_limit = prefill_limit(model, lengths, single, placement.precision)
     t_loop, loop_answers = time_generation(model, tokenizer, prompts, single)
-    rate = len(prompts) / t_loop
-    print(f"one-at-a-time loop: {rate:.2f} samples/s ({t_loop:.1f} s, {len(prompts)} prompts) [CPU: {cpu}]")
+    print(figure_line("one-at-a-time loop", len(prompts), t_loop, loop_limit))
+    batched_limit = prefill_limit(model, lengths, batched, placement.precision)
     t_batch, batch_answers = time_generation(model, tokenizer, prompts, batched)
     label = f"batched (<= {batch_size} prompts, <= {max_batch_tokens} tokens)"
-    print(f"{label}: {len(prompts) / t_batch:.2f} samples/s ({t_batch:.1f} s) [CPU: {cpu}]")
+    print(figure_line(label, len(prompts), t_batch, batched_limit))
     agree = sum(a == b for a, b in zip(loop_answers, batch_answers, strict=True)) / len(prompts)
     report = {
         "task": task,
@@ -62,6 +113,13 @@ def run_bench(
         "batched_samples_per_s": round(len(prompts) / t_batch, 3),
         "speedup": round(t_loop / t_batch, 2),
         "identical_answers": round(agree, 3),
+        "mean_prompt_tokens": round(sum(lengths) / len(lengths), 1),
+        # prefill-only limits of this run, each measured just before its figure (see the module docstring)
+        "loop_limit_samples_per_s": round(loop_limit[0], 3),
+        "loop_share_of_limit": round(len(prompts) / t_loop / loop_limit[0], 3),
+        "batched_limit_samples_per_s": round(batched_limit[0], 3),
+        "batched_share_of_limit": round(len(prompts) / t_batch / batched_limit[0], 3),
+        "limits": {"loop": loop_limit[1].as_json(), "batched": batched_limit[1].as_json()},
         "cpu": cpu,
         "model": model_path,
     }

@@ -238,8 +238,8 @@ class ComputeLimit:
     def describe(self) -> str:
         kind = "fwd+bwd" if self.backward else "fwd"
         return (
-            f"limit ({self.path}, {kind}): matmul {self.matmul_tflops:.3f} TFLOP/s at M={self.matmul_tokens}, "
-            f"causal SDPA {self.attention_tflops:.3f} TFLOP/s at {self.attention_batch} x {self.attention_seq_len} "
+            f"limit ({self.path}, {kind}): matmul {self.matmul_tflops:.3g} TFLOP/s at M={self.matmul_tokens}, "
+            f"causal SDPA {self.attention_tflops:.3g} TFLOP/s at {self.attention_batch} x {self.attention_seq_len} "
             f"tokens (probes {self.probe_seconds:.1f} s) [CPU: {self.cpu}, {self.threads} threads]"
         )
 
@@ -277,12 +277,4 @@ def measure_limit(
         seq_len,
         batch,
         time.perf_counter() - start,
-    )
-
-
-def ratio_line(name: str, figure: float, limit: float, unit: str, limit_obj: ComputeLimit) -> str:
-    """One benchmark line: the figure, the limit of the same run, their ratio, precision path and CPU."""
-    return (
-        f"{name}: {figure:,.2f} {unit} = {figure / limit:.0%} of this run's limit {limit:,.2f} {unit} "
-        f"({limit_obj.path}) [CPU: {limit_obj.cpu}]"
     )

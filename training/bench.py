@@ -15,17 +15,29 @@ Three setups train the same model on the same batches (the recipe's batch size, 
 Tokens/s counts every non-padding token in the batch (prompt + answer), i.e. the tokens the forward and backward
 pass process. The first ``--warmup`` steps are excluded (allocator and oneDNN warm-up). The CPU model is printed on
 every line: these numbers only mean something next to the CPU they came from.
+
+Each figure is printed beside this machine's limit, measured by the same command just before that setup runs (the
+machine is shared, so its speed drifts): ``infra/compute_limit.py`` times one layer's linears (forward and both
+backward GEMMs, M = the step's tokens) and causal SDPA (forward + backward, the batch's length) in the setup's own
+precision, and turns the timed steps' FLOPs into seconds: limit tokens/s = tokens / sum of (matmul FLOPs / matmul
+rate + attention FLOPs / attention rate), with the LM head counted on labelled positions only, the work a step needs.
+``--out`` writes the same numbers as JSON.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-from infra.cli import parse_config
+from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.compute_limit import ComputeLimit, ModelShape, measure_limit, train_step_work
+from infra.outputs import check_output_file
 from training import sft
 from training.cpu_speed import cpu_model_name, score_only_labelled_positions
 
@@ -87,15 +99,56 @@ def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple
     return tokens, step_ends[-1] - step_ends[warmup - 1], precision
 
 
+def limit_tokens_per_s(shape: ModelShape, batches: list[dict], limit: ComputeLimit) -> float:
+    """Real tokens of ``batches`` / the seconds their steps need at ``limit``'s rates (see the module docstring).
+
+    Labelled positions are those TRL's compact head scores: labels shifted by one (position t predicts token t+1)."""
+    tokens, seconds = 0, 0.0
+    for batch in batches:
+        seq_lens = [int(n) for n in batch["attention_mask"].sum(1)]
+        labelled = int((batch["labels"][:, 1:] != -100).sum())
+        tokens += sum(seq_lens)
+        seconds += limit.seconds_for(train_step_work(shape, seq_lens, labelled))
+    return tokens / seconds
+
+
+def step_limit(shape: ModelShape, batches: list[dict], precision: str) -> ComputeLimit:
+    """The limit for these steps in ``precision``, probed at their mean shape: M = tokens a step, SDPA at the mean
+    sequence length and the batch size."""
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches) // len(batches)
+    rows = batches[0]["attention_mask"].shape[0]
+    return measure_limit(
+        shape, tokens=tokens, seq_len=max(1, tokens // rows), batch=rows, backward=True, precision=precision
+    )
+
+
 @dataclass
 class BenchConfig:
     config: str = field(metadata={"help": "The SFT recipe whose setup is measured."})
     steps: int = field(default=4, metadata={"help": "Timed optimizer steps per setup."})
     warmup: int = field(default=1, metadata={"help": "Untimed steps before the timed ones."})
+    out: str = field(default="", metadata={"help": "Optional JSON report path (figures, limits, ratios, CPU)."})
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise UserError(f"--steps={self.steps}: time at least 1 step")
+        if self.warmup < 1:  # the clock starts at the end of the last warm-up step
+            raise UserError(f"--warmup={self.warmup}: give at least 1 untimed step (the clock starts after it)")
+        if self.out:  # a report path that cannot be written fails now, not after minutes of training
+            check_output_file(Path(self.out))
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_config(BenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_config(BenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
+        run_bench(args)
+    except USER_ERRORS as err:
+        return fail(err)
+    return 0
+
+
+def run_bench(args: BenchConfig) -> dict:
+    from transformers import AutoConfig
 
     cpu = cpu_model_name()
     print(f"CPU: {cpu}, torch threads: {torch.get_num_threads()}")
@@ -113,25 +166,67 @@ def main(argv: list[str] | None = None) -> None:
         lengths = [int(b["attention_mask"].sum(1).float().mean()) for b in batches]
         print(f"batches: {total} x {batch_size} sequences, mean length {sum(lengths) / len(lengths):.0f} tokens")
 
-        results = {}
-        tokens, seconds = plain_fp32_loop(
-            model_args.model_name_or_path, batches, training_args.learning_rate, args.warmup
-        )
-        results["plain fp32 loop"] = (tokens, seconds, "fp32")
-        setups = [("recipe, all positions", [], False), ("recipe in fp32", ["--bf16", "false"], True)]
-        for name, extra, compact in [*setups, ("recipe", [], True)]:
-            results[name] = recipe_run(recipe_argv + extra, args.steps, args.warmup, compact)
+        shape = ModelShape.from_config(AutoConfig.from_pretrained(model_args.model_name_or_path))
+        timed = batches[args.warmup :]
+        # The recipe's precision after settle_cpu_precision: bf16 only where this CPU runs it natively.
+        recipe_precision = "bf16" if training_args.bf16 else "fp32"
+        setups = [
+            ("plain fp32 loop", "fp32", None),
+            ("recipe, all positions", recipe_precision, ([], False)),
+            ("recipe in fp32", "fp32", (["--bf16", "false"], True)),
+            ("recipe", recipe_precision, ([], True)),
+        ]
+        results, limits = {}, {}
+        for name, precision, recipe in setups:
+            if name == "recipe" and recipe_precision == "fp32":  # the same setup as "recipe in fp32": timed once
+                print(f"recipe = recipe in fp32 here ({cpu} has no native bf16 or the recipe asks fp32): timed once")
+                results[name], limits[name] = results["recipe in fp32"], limits["recipe in fp32"]
+                continue
+            limits[name] = step_limit(shape, timed, precision)  # just before the setup: the machine's load drifts
+            print(limits[name].describe())
+            if recipe is None:
+                tokens, seconds = plain_fp32_loop(
+                    model_args.model_name_or_path, batches, training_args.learning_rate, args.warmup
+                )
+                results[name] = (tokens, seconds, "fp32")
+            else:
+                results[name] = recipe_run(recipe_argv + recipe[0], args.steps, args.warmup, recipe[1])
 
     base = results["plain fp32 loop"][0] / results["plain fp32 loop"][1]
+    report = {"cpu": cpu, "threads": torch.get_num_threads(), "config": args.config, "steps": args.steps}
+    report["batch"] = {"sequences": batch_size, "mean_tokens": round(sum(lengths) / len(lengths), 1)}
+    report["setups"] = {}
     for name, (tokens, seconds, precision) in results.items():
         rate = tokens / seconds
+        limit_rate = limit_tokens_per_s(shape, timed, limits[name])
         print(
             f"{name:24s} {rate:8.0f} tokens/s  {seconds / args.steps:6.2f} s/step  ({precision}; {tokens} tokens "
-            f"in {seconds:.1f} s)  x{rate / base:.2f} vs plain fp32  [{cpu}]"
+            f"in {seconds:.1f} s)  x{rate / base:.2f} vs plain fp32  {rate / limit_rate:4.0%} of the limit "
+            f"{limit_rate:.0f} tokens/s ({limits[name].path})  [{cpu}]"
         )
+        report["setups"][name] = {
+            "tokens": tokens,
+            "seconds": round(seconds, 3),
+            "tokens_per_s": round(rate, 1),
+            "s_per_step": round(seconds / args.steps, 3),
+            "precision": precision,
+            "limit_tokens_per_s": round(limit_rate, 1),
+            "share_of_limit": round(rate / limit_rate, 3),
+            "limit": limits[name].as_json(),
+        }
     recipe_rate = results["recipe"][0] / results["recipe"][1]
     print(f"ratio recipe / plain fp32: {recipe_rate / base:.2f}x (target >= 2x) on {cpu}")
+    share = report["setups"]["recipe"]["share_of_limit"]
+    print(
+        f"recipe: {share:.0%} of this run's limit ({limits['recipe'].path}); target >= 50% on AMX machines, "
+        f">= 60% of the bf16 limit on CPUs without AMX [CPU: {cpu}]"
+    )
+    report["recipe_share_of_limit"] = share
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
