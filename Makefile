@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv dataset bench bench-dataset model train bench-train eval bench-eval release test test-slow lint clean
+.PHONY: venv dataset bench bench-dataset model train bench-train eval bench-eval release test test-fast test-slow lint clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -34,9 +34,15 @@ bench-dataset: $(STAMP)
 ## Every benchmark: dataset generation, CPU training speed-ups, batched evaluation (each prints the CPU model).
 bench: bench-dataset bench-train bench-eval
 
+## Every test but the slow end-to-end ones (what CI runs).
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+## The developer's loop (under a minute): no training runs, launches or releases of the tiny models.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not integration"
+
+## End-to-end on the real SmolLM2 weights: convert, train 8 steps, evaluate.
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 

@@ -1,11 +1,18 @@
-"""Shared fixtures. Loading the SmolLM2 tokenizer from its GGUF takes seconds, so it is loaded once."""
+"""Shared pytest fixtures (built once per session) and the test tiers.
+
+Tiers: ``make test-fast`` runs every test not marked ``slow`` or ``integration`` (the developer's loop, under a
+minute); ``make test`` adds ``integration`` (real runs of the tiny models: training, launches, releases), as CI does;
+``make test-slow`` runs the ``slow`` end-to-end checks on the real SmolLM2 weights.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+# before anything imports huggingface_hub or datasets, which read these once
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -13,6 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def smollm2_counter():
+    """Loading the SmolLM2 tokenizer from its GGUF takes seconds, so it is loaded once."""
     from dataset_builder.tokens import load_counter
 
     return load_counter("smollm2")
@@ -23,3 +31,37 @@ def mistral_counter():
     from dataset_builder.tokens import load_counter
 
     return load_counter("mistral-v1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
+    import torch
+    from tiny_model import tiny_llama_config
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from training.embedded_model import find_gguf
+
+    gguf = find_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    torch.manual_seed(0)
+    config = tiny_llama_config(
+        len(tokenizer),
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    from fixture_data import synthetic_kv_rows, write_hub_folder
+
+    folder = tmp_path_factory.mktemp("dataset")
+    return write_hub_folder(folder, {"train": synthetic_kv_rows(16, seed=0), "test": synthetic_kv_rows(4, seed=1)})

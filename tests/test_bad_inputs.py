@@ -12,15 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_card_render import write_fixture_results
-from test_eval_builders import write_synthetic_dataset
+from fixture_data import snapshot, write_fixture_results, write_oracle, write_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def snapshot(folder: Path) -> dict[str, bytes | None]:
-    """Every path under ``folder`` with its bytes (None for folders), hidden ones included."""
-    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in folder.rglob("*")}
 
 
 def chats(n: int = 12) -> list[dict]:
@@ -93,8 +87,6 @@ def damaged_dataset(t: Path) -> str:
 
 
 def liu_data(t: Path) -> str:
-    from test_eval_builders import write_oracle
-
     (t / "liu").mkdir()
     write_oracle(t / "liu" / "nq-open-oracle-dev.jsonl.gz")
     return str(t / "liu")

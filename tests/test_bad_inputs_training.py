@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from fixture_data import snapshot
 
 from infra.outputs import MARKER, claim_folder, mark, read_marker
 
@@ -23,11 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 NQ_ORACLE = ROOT / "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
 SECRET = "hf_FAKE_secret_789"
-
-
-def snapshot(folder: Path) -> dict[str, bytes | None]:
-    """Every path under ``folder`` with its bytes (None for folders), hidden ones included."""
-    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in folder.rglob("*")}
 
 
 def tiny(t: Path) -> Path:
@@ -231,6 +227,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, module, make_argv, words
     assert snapshot(work) == before, "a refused command must not write or delete anything"
 
 
+@pytest.mark.integration
 def test_force_replaces_a_users_folder_before_training(tmp_path, monkeypatch):
     """``--force true`` takes a folder training did not write: its contents go, then training starts (here stopped
     at once, so nothing trains)."""
@@ -322,6 +319,7 @@ class FakeHubApi:
         return SimpleNamespace(commit_url=f"https://huggingface.co/{kwargs['repo_id']}/commit/abc", oid="abc")
 
 
+@pytest.mark.integration
 def test_hub_token_is_in_no_file_and_no_output(tmp_path, monkeypatch, capsys):
     """The one real run (tiny model, 1 step): ``--hub_token`` is used for the push, and reaches neither the README's
     command line nor training_args.bin nor the marker nor anything printed; a user's file dropped into the run's

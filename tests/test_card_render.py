@@ -3,45 +3,13 @@
 import json
 
 import pytest
+from fixture_data import write_fixture_results
 from huggingface_hub import ModelCard
 
-from evaluation.data import EvalExample
-from evaluation.results import build_results, load_results, write_results
+from evaluation.results import load_results
 from evaluation.tasks import load_task
 from model_cards.__main__ import main as cards_main
 from model_cards.render import PLOT_NAME, inputs_from_folders, write_card
-
-
-def write_fixture_results(folder, task_name, hits_by_position, model="base"):
-    """A real results file (through build_results) where position p has hits_by_position[p] of 10 right.
-
-    Synthetic KV positions are "<config> depth <d>" labels, as its builder writes them."""
-    task = load_task(task_name)
-    examples, predictions = [], []
-    for pos, hits in hits_by_position.items():
-        config = pos.split(" depth ")[0] if " depth " in pos else ""
-        for i in range(10):
-            if task.suite == "synthetic_kv":
-                gold = {"value": 100 + i, "dict": "1"}
-                examples.append(EvalExample(f"q{i}@{pos}", pos, "prompt", [str(100 + i)], gold, config))
-                right = f"The value of key 5 is {100 + i} and it is in Dictionary [1]."
-            else:
-                examples.append(EvalExample(f"q{i}@{pos}", pos, "prompt", ["gold answer"]))
-                right = "gold answer"
-            predictions.append(right if i < hits else "wrong")
-    results, scores = build_results(
-        task,
-        examples,
-        predictions,
-        model={"path_or_id": model},
-        data_files=[],
-        variant=task.variant,
-        limit=10,
-        generation={"precision": "fp32", "max_new_tokens": task.max_new_tokens},
-        seconds=1.0,
-    )
-    write_results(folder, results, examples, predictions, scores)
-    return results
 
 
 @pytest.fixture

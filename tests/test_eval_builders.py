@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from fixture_data import TOPICS, liu_kv_rows, write_oracle, write_synthetic_dataset
 
 from evaluation.data import read_jsonl
 from evaluation.liu_kv import build_liu_kv_examples
@@ -18,70 +19,6 @@ from evaluation.mdqa import (
 from evaluation.nq_closed import build_closed_book_examples
 from evaluation.synthetic_kv import depth_label, load_synthetic_examples, select_configs
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
-
-TOPICS = [
-    (
-        "Super Bowl LI",
-        "Super Bowl LI was won by the New England Patriots over the Atlanta Falcons.",
-        "who won super bowl 51",
-        ["New England Patriots"],
-    ),
-    (
-        "Super Bowl LII",
-        "Super Bowl LII was won by the Philadelphia Eagles over the New England Patriots.",
-        "who won super bowl 52",
-        ["Philadelphia Eagles"],
-    ),
-    (
-        "Super Bowl LIII",
-        "Super Bowl LIII was won by the New England Patriots against the Los Angeles Rams.",
-        "who won super bowl 53",
-        ["the Patriots"],
-    ),
-    (
-        "Nobel Prize in Physics",
-        "The first Nobel Prize in Physics went to Wilhelm Conrad Röntgen in 1901.",
-        "who won the first nobel prize in physics",
-        ["Wilhelm Conrad Röntgen"],
-    ),
-    (
-        "Deadpool 2",
-        "Deadpool 2 was released in the United States on May 18, 2018.",
-        "when is the next deadpool movie released",
-        ["May 18, 2018"],
-    ),
-]
-
-
-def write_oracle(path, n_extra=40):
-    rows = []
-    for title, text, question, answers in TOPICS:
-        rows.append(
-            {
-                "question": question,
-                "answers": answers,
-                "ctxs": [{"title": title, "text": text, "hasanswer": True, "isgold": True}],
-            }
-        )
-    for i in range(n_extra):  # filler questions: every question has enough answer-free distractors in its NQ half
-        rows.append(
-            {
-                "question": f"what is filler fact {i}",
-                "answers": [f"filler answer {i}"],
-                "ctxs": [
-                    {
-                        "title": f"Filler {i}",
-                        "text": f"Filler fact {i} is filler answer {i} about super bowl",
-                        "hasanswer": True,
-                        "isgold": True,
-                    }
-                ],
-            }
-        )
-    with gzip.open(path, "wt") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    return path
 
 
 @pytest.fixture
@@ -143,18 +80,10 @@ def test_closed_book_prompt_is_question_answer(oracle):
     assert len(ex) == 2
 
 
-def kv_rows(n=3, pairs=75):
-    rows = []
-    for r in range(n):
-        records = [[f"key-{r}-{i:02d}", f"value-{r}-{i:02d}"] for i in range(pairs)]
-        rows.append({"ordered_kv_records": records, "key": records[40][0], "value": records[40][1]})
-    return rows
-
-
 @pytest.mark.parametrize("task_name", ["liu_kv", "liu_kv_10keys"])
 def test_liu_kv_gold_first_middle_last_in_valid_json(task_name):
     task = load_task(task_name)
-    rows = kv_rows()
+    rows = liu_kv_rows()
     examples = build_liu_kv_examples(task, rows, limit=None)
     assert len(examples) == len(rows) * len(task.positions)
     for ex in examples:
@@ -171,8 +100,8 @@ def test_liu_kv_gold_first_middle_last_in_valid_json(task_name):
 
 def test_liu_kv_subsample_is_seeded_and_shared_across_positions():
     task = load_task("liu_kv_10keys")
-    a = build_liu_kv_examples(task, kv_rows(1), limit=None, seed=0)
-    assert a == build_liu_kv_examples(task, kv_rows(1), limit=None, seed=0)
+    a = build_liu_kv_examples(task, liu_kv_rows(1), limit=None, seed=0)
+    assert a == build_liu_kv_examples(task, liu_kv_rows(1), limit=None, seed=0)
     key_sets = {frozenset(json.loads(e.prompt.split("JSON data:\n")[1].split("\n\nKey:")[0])) for e in a}
     assert len(key_sets) == 1
 
@@ -180,47 +109,6 @@ def test_liu_kv_subsample_is_seeded_and_shared_across_positions():
 def test_read_jsonl_plain_and_gz(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"x": 1}\n\n{"x": 2}\n')
     assert [r["x"] for r in read_jsonl(tmp_path / "a.jsonl")] == [1, 2]
-
-
-def write_synthetic_dataset(root, configs=("smollm2_kv_600", "smollm2_kv_600_sweep"), rows_per_config=4):
-    """A tiny Hub-layout dataset folder with rows in the dataset builder's schema."""
-    import datasets
-
-    for config in configs:
-        rows = []
-        for i in range(rows_per_config):
-            # a sweep cycles through fixed depths (as the builder writes it); a test set has random ones
-            depth = [0.0, 0.5, 1.0][i % 3] if config.endswith("_sweep") else i / (rows_per_config - 1)
-            prompt = f"Dictionary [{i + 1}] {{11: {100 + i}}}\nReport the value of key 11 and the dictionary it is in."
-            answer = f"The value of key 11 is {100 + i} and it is in Dictionary [{i + 1}]."
-            rows.append(
-                {
-                    "id": f"{config}-test-{i}",
-                    "task": "simple_kv",
-                    "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
-                    "prompt": [{"role": "user", "content": prompt}],
-                    "completion": [{"role": "assistant", "content": answer}],
-                    "gold_key": "11",
-                    "gold_value": 100 + i,
-                    "gold_dict": str(i + 1),
-                    "gold_index": i,
-                    "gold_depth": depth,
-                    "num_dicts": rows_per_config,
-                    "num_tokens": 40,
-                }
-            )
-        folder = root / "data" / config
-        folder.mkdir(parents=True)
-        datasets.Dataset.from_list(rows).to_parquet(str(folder / "test-00000-of-00001.parquet"))
-    configs_yaml = "".join(
-        f"- config_name: {c}\n  data_files:\n  - split: test\n    path: data/{c}/test-*\n" for c in configs
-    )
-    (root / "README.md").write_text(f"---\nconfigs:\n{configs_yaml}---\n# tiny\n")
-    from dataset_builder.publish import COMMAND
-    from infra.outputs import mark
-
-    mark(root, COMMAND, kind="dataset")  # as the dataset builder leaves it: a folder its push may upload
-    return root
 
 
 def test_synthetic_kv_reads_dataset_folder_and_labels_depths(tmp_path):

@@ -4,7 +4,7 @@ import gzip
 import json
 
 import pytest
-from test_eval_builders import kv_rows, write_oracle, write_synthetic_dataset
+from fixture_data import liu_kv_rows, write_oracle, write_synthetic_dataset
 from tiny_model import save_tiny_model
 
 from evaluation.__main__ import main
@@ -17,6 +17,8 @@ from evaluation.generation import (
     truncate_at_stop,
 )
 
+pytestmark = pytest.mark.integration  # every test here runs a tiny model's generation
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -27,7 +29,7 @@ def tiny(tmp_path_factory):
 def data_dir(tmp_path):
     write_oracle(tmp_path / "nq-open-oracle-dev.jsonl.gz")
     with gzip.open(tmp_path / "kv-retrieval-75_keys.jsonl.gz", "wt") as handle:
-        for row in kv_rows(2):
+        for row in liu_kv_rows(2):
             handle.write(json.dumps(row) + "\n")
     return tmp_path
 

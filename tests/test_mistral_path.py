@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from fixture_data import kill_run_at
 from tiny_mistral import build_mistral_v1_tokenizer, save_tiny_mistral
 
 from training import sft
+
+pytestmark = pytest.mark.integration  # every test here trains, launches or converts a model
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "training" / "recipes").glob("mistral-*/sft/*.yaml"))
@@ -72,26 +75,6 @@ def recipe_argv(recipe: Path, model: Path, **overrides) -> list[str]:
     return ["--config", str(recipe), *[item for k, v in args.items() for item in (f"--{k}", str(v))]]
 
 
-class Killed(Exception):
-    pass
-
-
-def run_killed_at(argv: list[str], step: int) -> None:
-    """Train until ``step`` ends, then die like a kill -9: no final save, checkpoints as they were."""
-    from transformers import TrainerCallback
-
-    class KillAt(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == step:
-                raise Killed
-
-    data_args, training_args, model_args = sft.parse_recipe(argv)
-    trainer = sft.build_trainer(data_args, training_args, model_args, sft.load_sft_dataset(data_args))
-    trainer.add_callback(KillAt())
-    with pytest.raises(Killed):
-        trainer.train()
-
-
 def answer_logits(folder: Path, batch: dict) -> torch.Tensor:
     from transformers import AutoModelForCausalLM
 
@@ -101,14 +84,14 @@ def answer_logits(folder: Path, batch: dict) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parts[-3]}/{p.stem}")
-def test_mistral_recipe_trains_resumes_saves_and_plans_the_push(recipe, tiny_mistral, workdir, capsys):
+def test_mistral_recipe_trains_resumes_saves_and_plans_the_push(recipe, tiny_mistral, workdir, capsys, monkeypatch):
     from transformers import AutoModelForCausalLM
 
     argv = recipe_argv(recipe, tiny_mistral)
     raw = yaml.safe_load(recipe.read_text())
     out = workdir / raw["output_dir"]
 
-    run_killed_at(argv, MAX_STEPS)
+    kill_run_at(argv, MAX_STEPS, monkeypatch)
     assert sorted(p.name for p in out.glob("checkpoint-*")) == [f"checkpoint-{raw['save_steps']}"]
     capsys.readouterr()
 

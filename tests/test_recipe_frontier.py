@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_training_sft import kv_rows, recipe_args, tiny_dataset, tiny_model  # noqa: F401 (fixtures)
+from fixture_data import recipe_args, synthetic_kv_rows
 
 from evaluation.data import DEFAULT_DATA_DIR, EvalExample
 from evaluation.mdqa import load_nq_oracle
@@ -86,7 +86,8 @@ def test_replay_refuses_a_file_without_prompts_and_writes_nothing(tmp_path, caps
     assert not (tmp_path / "replay").exists()
 
 
-def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dataset, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dataset, tmp_path):
     mix = tmp_path / "replay.jsonl"
     chats = [
         [{"role": "user", "content": f"Question: q{i}?\nAnswer:"}, {"role": "assistant", "content": f"a{i}"}]
@@ -99,7 +100,7 @@ def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dat
     assert len(train) == 16 + 3
     mixed = [row["completion"][0]["content"] for row in train.select(range(16, 19))]
     assert len(set(mixed)) == 3 and set(mixed) <= {f"a{i}" for i in range(5)}
-    assert train[0]["completion"][0]["content"] == kv_rows(16, seed=0)[0]["messages"][1]["content"]
+    assert train[0]["completion"][0]["content"] == synthetic_kv_rows(16, seed=0)[0]["messages"][1]["content"]
     # the same draw whatever the training seed
     reseeded = sft.parse_recipe(
         recipe_args(tiny_model, tiny_dataset, tmp_path / "o", mix_dataset_name=mix, mix_rows=3, seed=7)
@@ -107,7 +108,8 @@ def test_mixed_rows_join_the_train_split_and_are_trained_on(tiny_model, tiny_dat
     assert sft.load_sft_dataset(reseeded[0])["train"][16:]["completion"] == train[16:]["completion"]
 
 
-def test_mixed_chat_rows_longer_than_max_length_are_skipped_not_refused(tiny_model, tiny_dataset, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_mixed_chat_rows_longer_than_max_length_are_skipped_not_refused(tiny_model, tiny_dataset, tmp_path):
     """A Hub chat set has rows longer than a CPU recipe's max_length: the draw skips them, and the run trains."""
     mix = tmp_path / "chat.jsonl"
     long_chat = [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "long"}]
@@ -131,7 +133,7 @@ def test_mixed_chat_rows_longer_than_max_length_are_skipped_not_refused(tiny_mod
     ("overrides", "expected"),
     [({"mix_rows": 9}, "mix_rows=9 but"), ({"mix_rows": 0}, "set both"), ({"mix_dataset_name": None}, "set both")],
 )
-def test_bad_mixing_is_one_clear_error(tiny_model, tiny_dataset, tmp_path, capsys, overrides, expected):  # noqa: F811
+def test_bad_mixing_is_one_clear_error(tiny_model, tiny_dataset, tmp_path, capsys, overrides, expected):
     mix = tmp_path / "replay.jsonl"
     chat = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     mix.write_text(json.dumps({"messages": chat}) + "\n")

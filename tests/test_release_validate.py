@@ -5,9 +5,8 @@ import json
 import shutil
 
 import pytest
+from fixture_data import liu_kv_rows, write_fixture_results, write_oracle, write_synthetic_dataset
 from huggingface_hub import ModelCard
-from test_card_render import write_fixture_results
-from test_eval_builders import write_synthetic_dataset
 from tiny_model import save_tiny_model
 
 from hub_release import pipeline
@@ -124,18 +123,17 @@ def test_dataset_validation_reads_the_files_not_a_stale_cache(tmp_path):
     assert validate_dataset_repo(second)["smollm2_kv_600/test"] == 6
 
 
+@pytest.mark.integration
 def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys):
     """eval both models → card + plot → stage → validate → dry-run push, with the real stage functions."""
     import gzip
-
-    from test_eval_builders import kv_rows, write_oracle
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
     data = tmp_path / "data"
     data.mkdir()
     write_oracle(data / "nq-open-oracle-dev.jsonl.gz")
     with gzip.open(data / "kv-retrieval-75_keys.jsonl.gz", "wt") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in kv_rows(1))
+        handle.writelines(json.dumps(row) + "\n" for row in liu_kv_rows(1))
     dataset = write_synthetic_dataset(tmp_path / "build" / "dataset")
     base = save_tiny_model(tmp_path / "build" / "base", seed=0)
     finetuned = save_tiny_model(tmp_path / "build" / "ft", seed=1)

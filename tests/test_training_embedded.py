@@ -11,6 +11,8 @@ import pytest
 
 from infra.outputs import MARKER, OutputError
 
+pytestmark = pytest.mark.integration  # every test here trains, launches or converts a model
+
 
 def dead_pid() -> int:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -6,122 +6,17 @@ Everything is generated in tmp dirs (the tokenizer comes from the embedded SmolL
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from fixture_data import CONFIG, kill_run_at, recipe_args, synthetic_kv_rows
 
 from training import sft
 
-CONFIG = "tiny_kv"
-INTRO = "Do a task using the list of dictionaries below."
-QUESTION = "Above is a list of dictionaries such that each key and value is an integer. Report the value of key {} and the dictionary it is in."  # noqa: E501
-ANSWER = "The value of key {} is {} and it is in Dictionary [{}]."
-
-
-def kv_rows(n: int, seed: int) -> list[dict]:
-    """Rows in the dataset builder's schema: 3 dictionaries of 3 pairs, one gold key."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        keys = rng.sample(range(100, 1000), 9)
-        values = rng.sample(range(100, 1000), 9)
-        dicts = [dict(zip(keys[j : j + 3], values[j : j + 3], strict=True)) for j in range(0, 9, 3)]
-        g = rng.randrange(9)
-        gold_key, gold_value, gold_dict = keys[g], values[g], g // 3 + 1
-        lines = [
-            f"Dictionary [{d + 1}] {{{', '.join(f'{k}: {v}' for k, v in dct.items())}}}" for d, dct in enumerate(dicts)
-        ]
-        user = f"{INTRO}\n\n" + "\n".join(lines) + "\n\n" + QUESTION.format(gold_key)
-        answer = ANSWER.format(gold_key, gold_value, gold_dict)
-        rows.append(
-            {
-                "id": f"{CONFIG}-{i}",
-                "task": "simple_kv",
-                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
-                "prompt": [{"role": "user", "content": user}],
-                "completion": [{"role": "assistant", "content": answer}],
-                "gold_key": str(gold_key),
-                "gold_value": gold_value,
-                "gold_dict": str(gold_dict),
-                "gold_index": g,
-                "gold_depth": g / 8,
-                "num_dicts": 3,
-                "num_tokens": 0,
-            }
-        )
-    return rows
-
-
-def write_hub_folder(folder: Path, rows_by_split: dict[str, list[dict]]) -> Path:
-    """The dataset builder's layout: README.md with ``configs:`` + data/<config>/<split>-00000-of-00001.parquet."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    data = folder / "data" / CONFIG
-    data.mkdir(parents=True)
-    for split, rows in rows_by_split.items():
-        pq.write_table(pa.Table.from_pylist(rows), data / f"{split}-00000-of-00001.parquet")
-    files = "".join(f"  - split: {s}\n    path: data/{CONFIG}/{s}-*.parquet\n" for s in rows_by_split)
-    (folder / "README.md").write_text(f"---\nconfigs:\n- config_name: {CONFIG}\n  data_files:\n{files}---\n# tiny\n")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
-    from tiny_model import tiny_llama_config
-    from transformers import AutoTokenizer, LlamaForCausalLM
-
-    from training.embedded_model import find_gguf
-
-    gguf = find_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    torch.manual_seed(0)
-    config = tiny_llama_config(
-        len(tokenizer),
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("dataset")
-    return write_hub_folder(folder, {"train": kv_rows(16, seed=0), "test": kv_rows(4, seed=1)})
-
-
-def recipe_args(model: Path, dataset: Path, out: Path, **overrides) -> list[str]:
-    """CLI for a tiny CPU run; what a recipe YAML would hold."""
-    args = {
-        "model_name_or_path": str(model),
-        "dataset_name": str(dataset),
-        "dataset_config": CONFIG,
-        "output_dir": str(out),
-        "use_cpu": "true",
-        "bf16": "false",
-        "activation_checkpointing": "false",
-        "per_device_train_batch_size": "4",
-        "learning_rate": "3e-3",
-        "max_steps": "12",
-        "save_steps": "4",
-        "logging_steps": "1",
-        "report_to": "none",
-        "seed": "0",
-        "dataloader_num_workers": "0",
-    }
-    args.update({k: str(v) for k, v in overrides.items()})
-    return [item for k, v in args.items() for item in (f"--{k}", v)]
+pytestmark = pytest.mark.integration  # every test here trains, launches or converts a model
 
 
 def make_trainer(argv: list[str]):
@@ -134,7 +29,7 @@ def test_collated_batch_masks_prompt_and_keeps_answer(tiny_model, tiny_dataset, 
     tokenizer = trainer.processing_class
     rows = [trainer.train_dataset[i] for i in range(4)]
     batch = trainer.data_collator(rows)
-    answers = [r["completion"][0]["content"] for r in kv_rows(16, seed=0)[:4]]
+    answers = [r["completion"][0]["content"] for r in synthetic_kv_rows(16, seed=0)[:4]]
     for input_ids, labels, answer in zip(batch["input_ids"], batch["labels"], answers, strict=True):
         kept = (labels != -100).nonzero().flatten()
         # One contiguous span, right after the prompt: the assistant answer, then the end-of-turn token.
@@ -175,32 +70,6 @@ def test_training_lowers_loss_on_fixed_batch(tiny_model, tiny_dataset, tmp_path)
     assert (out / "model.safetensors").stat().st_mtime == weights
 
 
-class Interrupt(Exception):
-    pass
-
-
-def kill_run_after_step_6(argv: list[str], monkeypatch) -> None:
-    """``sft.main(argv)`` killed after step 6 (checkpoint-4 is on disk, steps 5-6 are lost, like a kill -9)."""
-    from transformers import TrainerCallback
-
-    class KillAfterStep(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 6:
-                raise Interrupt
-
-    build_trainer = sft.build_trainer
-
-    def build_killed_trainer(*args):
-        trainer = build_trainer(*args)
-        trainer.add_callback(KillAfterStep())
-        return trainer
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sft, "build_trainer", build_killed_trainer)
-        with pytest.raises(Interrupt):
-            sft.main(argv)
-
-
 def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch):
     from transformers import TrainerCallback
 
@@ -212,7 +81,7 @@ def test_interrupted_run_resumes_to_the_same_final_step(tiny_model, tiny_dataset
 
     out = tmp_path / "out"
     argv = recipe_args(tiny_model, tiny_dataset, out)
-    kill_run_after_step_6(argv, monkeypatch)
+    kill_run_at(argv, 6, monkeypatch)  # checkpoint-4 on disk, steps 5-6 lost
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
 
     build_trainer = sft.build_trainer
@@ -238,7 +107,7 @@ def test_half_written_checkpoint_is_set_aside_and_the_last_complete_one_resumes(
 
     out = tmp_path / "out"
     argv = recipe_args(tiny_model, tiny_dataset, out)
-    kill_run_after_step_6(argv, monkeypatch)
+    kill_run_at(argv, 6, monkeypatch)  # checkpoint-4 on disk, steps 5-6 lost
     # A kill while checkpoint-8 was being written: weights on disk, no optimizer or trainer state yet.
     half = out / "checkpoint-8"
     half.mkdir()
@@ -254,7 +123,7 @@ def test_half_written_checkpoint_is_set_aside_and_the_last_complete_one_resumes(
 
 
 def test_messages_file_trains_on_last_assistant_turn(tiny_model, tmp_path):
-    rows = kv_rows(4, seed=3)
+    rows = synthetic_kv_rows(4, seed=3)
     path = tmp_path / "chat.jsonl"
     path.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in rows))
     argv = recipe_args(tiny_model, path, tmp_path / "out")
