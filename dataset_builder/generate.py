@@ -35,12 +35,13 @@ finished example is tokenized once to confirm.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dataset_builder import schema
-from dataset_builder.config import AUTHORS_TOP_RANGE, ConfigError, KVConfig, config_to_dict, key_space, load_config
+from dataset_builder.config import AUTHORS_TOP_RANGE, ConfigError, KVConfig, key_space, load_config
 from dataset_builder.tokens import TokenCounter
 
 INTRO = "Do a task using the list of dictionaries below."
@@ -352,23 +353,25 @@ def row_rng(cfg: KVConfig, split: str, index: int, attempt: int) -> random.Rando
     return random.Random(f"{seed_name(cfg)}:{cfg.seed}:{split}:{index}:{attempt}")
 
 
-# What a paired config may differ in from its twin: the question text and the labels.
+# What a paired config may differ in from its twin: the question text and the labels (a test checks the named ones).
 PAIR_FREE_FIELDS = ("name", "description", "answer_template", "pair_with")
 
 
 def load_twin(cfg: KVConfig) -> KVConfig | None:
-    """The config ``cfg`` is paired with, checked to differ only in PAIR_FREE_FIELDS (None when unpaired)."""
+    """The config ``cfg`` is paired with, as this config's fields with the twin's question and name (None when
+    unpaired): an override (``load_variant("simple_kv_template", train_size=60)``) pairs with the same variant of
+    the twin."""
     if not cfg.pair_with:
         return None
-    twin = load_config(cfg.pair_with)
-    ours, theirs = config_to_dict(cfg), config_to_dict(twin)
-    differ = [k for k in ours if k not in PAIR_FREE_FIELDS and ours[k] != theirs.get(k)]
-    if differ or twin.pair_with:
+    named = load_config(cfg.pair_with)
+    if named.pair_with:
         raise ConfigError(
-            f"config field 'pair_with': {cfg.name} and {twin.name} differ in {differ or ['pair_with']}; a paired "
-            f"config may differ only in {', '.join(PAIR_FREE_FIELDS)}: make those fields equal, or drop pair_with"
+            f"config field 'pair_with': {cfg.pair_with} is itself paired (with {named.pair_with}); pair with the "
+            f"plain config, {named.pair_with}"
         )
-    return twin
+    return dataclasses.replace(
+        cfg, name=named.name, description=named.description, answer_template=named.answer_template, pair_with=""
+    )
 
 
 def make_row(
@@ -429,7 +432,7 @@ def iter_split(
 def build_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
     """All splits of a config; the test split never repeats a train prompt."""
     check_budget(cfg, counter)
-    load_twin(cfg)  # a twin that differs fails before any row
+    load_twin(cfg)  # an unknown twin fails before any row
     splits: dict[str, list[dict]] = {}
     exclude: frozenset[str] = frozenset()
     for split in cfg.splits:
