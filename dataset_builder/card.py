@@ -101,7 +101,8 @@ def position_text(cfg: KVConfig) -> str:
         return f"grid at depths {', '.join(f'{d:g}' for d in cfg.depths)}"
     if cfg.position_policy == "authors":
         parts = [
-            f"{split} {int(n * cfg.frac_first)} first + {int(n * cfg.frac_top)} in 0-{int(n * AUTHORS_TOP_RANGE) - 1}"
+            f"{split} {int(n * cfg.frac_first)} first"
+            + (f" + {int(n * cfg.frac_top)} in 0-{int(n * AUTHORS_TOP_RANGE) - 1}" if int(n * cfg.frac_top) else "")
             for split, n in cfg.splits.items()
         ]
         return f"authors' rule: {', '.join(parts)}, rest uniform"
