@@ -214,12 +214,14 @@ class PositionDraw:
 def authors_spans(cfg: KVConfig, split: str) -> list[int | None]:
     """The authors' rule for one split of n rows (generate_dataset.py, lines 13-28 and 74-91): exactly
     int(n x frac_first) rows, sampled without replacement, get the first dictionary; exactly int(n x frac_top) of the
-    others a position in range(int(n x 0.05)); the rest any position. 350 train rows: 17 first, 10 in 0-16;
-    150 test rows: 7 first, 4 in 0-6. Seeded by (config, split), so which rows they are is reproducible too."""
+    others a position in range(int(n x 0.05)) (cut to the prompt's dictionaries if fewer); the rest any position.
+    350 train rows: 17 first, 10 in 0-16; 150 test rows: 7 first, 4 in 0-6. Seeded by (config, split), so which rows
+    they are is reproducible too."""
     n = cfg.splits[split]
     rng = random.Random(f"{seed_name(cfg)}:{cfg.seed}:{split}:positions")
     first = rng.sample(range(n), int(n * cfg.frac_first))
-    rest = [i for i in range(n) if i not in set(first)]
+    chosen = set(first)
+    rest = [i for i in range(n) if i not in chosen]
     top = rng.sample(rest, int(n * cfg.frac_top))
     spans: list[int | None] = [None] * n
     for i in first:
