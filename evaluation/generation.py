@@ -105,10 +105,16 @@ def render_chat(tokenizer, user_message: str) -> str:
 
 
 def truncate_at_stop(text: str, stop: list[str]) -> str:
-    """The answer up to the first stop string after its leading whitespace, stripped."""
-    body = text.lstrip()
+    """The raw answer up to the first stop string after its leading whitespace, trailing whitespace dropped.
+
+    Leading whitespace is kept: Liu et al. score the first line of the raw response, so an answer that opens with a
+    newline has an empty first line there (the metric decides, see evaluation.metrics.first_line). Generation still
+    runs past that newline, to the next stop, so a lenient reader finds the answer after it.
+    """
+    lead = len(text) - len(text.lstrip())
+    body = text[lead:]
     cut = min((i for i in (body.find(s) for s in stop if s) if i >= 0), default=len(body))
-    return body[:cut].strip()
+    return (text[:lead] + body[:cut]).rstrip()
 
 
 class StopOnStrings(StoppingCriteria):

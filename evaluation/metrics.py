@@ -12,6 +12,12 @@ import string
 
 # Liu et al. (lost-in-the-middle/src/lost_in_the_middle/metrics.py) normalise as SQuAD does.
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+# How a QA answer is read (TaskConfig.qa_scoring). liu: as Liu et al. score it (scripts/evaluate_qa_responses.py:62
+# and src/lost_in_the_middle/metrics.py): the raw response's first line, so one that opens with a newline has an empty
+# first line, and a gold answer that normalises to empty ("The.") matches every prediction. lenient: this project's
+# earlier reading: leading whitespace is dropped before the first line is taken (as Liu et al.'s Llama-2 script does,
+# vLLM's text.strip(), scripts/get_qa_responses_from_llama_2.py), and an answer that normalises to empty matches none.
+QA_SCORINGS = ("liu", "lenient")
 _PUNCT = set(string.punctuation)
 # 1.96 = the two-sided 95% normal quantile used by the Wilson score interval.
 Z_95 = 1.96
@@ -24,16 +30,29 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def best_subspan_em(prediction: str, answers: list[str]) -> dict[str, float]:
-    """Liu et al.'s "best subspan exact match": any normalised answer is a substring of the normalised prediction."""
-    pred = normalize_answer(prediction)
-    hit = any(normalize_answer(a) and normalize_answer(a) in pred for a in answers)
-    return {"best_subspan_em": float(hit)}
+def first_line(prediction: str, scoring: str = "liu") -> str:
+    """The part of a raw response a QA metric reads: Liu et al.'s ``model_answer.split("\n")[0].strip()``
+    (evaluate_qa_responses.py:62); ``lenient`` drops leading whitespace first."""
+    if scoring not in QA_SCORINGS:
+        raise ValueError(f"qa_scoring={scoring!r}; use one of {', '.join(QA_SCORINGS)}")
+    text = prediction.lstrip() if scoring == "lenient" else prediction
+    return text.split("\n")[0].strip()
+
+
+def best_subspan_em(prediction: str, answers: list[str], scoring: str = "liu") -> dict[str, float]:
+    """Liu et al.'s "best subspan exact match" on the first line of the raw response: any normalised answer is a
+    substring of the normalised prediction (``scoring``: see QA_SCORINGS)."""
+    pred = normalize_answer(first_line(prediction, scoring))
+    golds = [normalize_answer(a) for a in answers]
+    if scoring == "lenient":
+        golds = [g for g in golds if g]  # "" is a substring of everything: never a match here
+    return {"best_subspan_em": float(any(g in pred for g in golds))}
 
 
 def substring_match(prediction: str, answers: list[str]) -> dict[str, float]:
-    """Liu et al.'s KV retrieval metric: the (case-sensitive) value UUID appears in the answer."""
-    return {"substring_match": float(any(a in prediction for a in answers))}
+    """Liu et al.'s KV retrieval metric, ``value.lower() in model_answer.lower()`` on the whole response
+    (scripts/evaluate_kv_responses.py:30): case-insensitive."""
+    return {"substring_match": float(any(a.lower() in prediction.lower() for a in answers))}
 
 
 # The dataset's answer templates: "The value of key K is V and ..." / "... Its value is V and ...".

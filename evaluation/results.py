@@ -37,7 +37,7 @@ PRIMARY_METRIC = {
 
 def score_example(task: TaskConfig, example: EvalExample, prediction: str) -> dict[str, float]:
     if task.metric == "best_subspan_em":
-        return best_subspan_em(prediction, example.answers)
+        return best_subspan_em(prediction, example.answers, task.qa_scoring)
     if task.metric == "substring_match":
         return substring_match(prediction, example.answers)
     return synthetic_kv_match(prediction, example.gold["value"], example.gold["dict"])

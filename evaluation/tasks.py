@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evaluation.metrics import QA_SCORINGS
 from evaluation.nq_halves import HALVES
 from infra.cli import UserError, read_yaml_mapping
 from infra.outputs import OutputError, safe_name
@@ -41,6 +42,11 @@ class TaskConfig:
     stop: list[str] = _field([], "Generation stops at the first of these (checked after leading whitespace).")
     max_new_tokens: int = _field(32, "Generation budget; an answer is a short span or one sentence.")
     metric: str = _field("", f"One of {', '.join(METRICS)}.")
+    qa_scoring: str = _field(
+        "liu",
+        "best_subspan_em: liu = Liu et al.'s reading (first line of the raw response; a gold answer normalising to "
+        "empty matches); lenient = leading whitespace dropped first, an empty gold never matches (metrics.py).",
+    )
     positions: list[int] = _field([], "mdqa: gold document positions; liu_kv: gold pair positions (1-based).")
     num_docs: int = _field(0, "mdqa: documents per prompt (gold + num_docs - 1 distractors).")
     num_pairs: int = _field(0, "liu_kv: key-value pairs per prompt after subsampling (0 = keep all 75).")
@@ -65,6 +71,10 @@ class TaskConfig:
             raise EvalConfigError(f"task {self.name}: suite={self.suite!r} unknown; use one of {', '.join(SUITES)}")
         if self.metric not in METRICS:
             raise EvalConfigError(f"task {self.name}: metric={self.metric!r} unknown; use one of {', '.join(METRICS)}")
+        if self.qa_scoring not in QA_SCORINGS:
+            raise EvalConfigError(
+                f"task {self.name}: qa_scoring={self.qa_scoring!r} unknown; use one of {', '.join(QA_SCORINGS)}"
+            )
         if self.max_new_tokens < 1:
             raise EvalConfigError(f"task {self.name}: max_new_tokens={self.max_new_tokens} must be >= 1")
         if self.version < 1:

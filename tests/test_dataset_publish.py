@@ -72,6 +72,25 @@ def test_card_yaml_is_valid_and_lists_every_config_and_file(folder):
         assert section in card.text
 
 
+def test_card_names_each_configs_position_rule_pairing_and_seed(folder):
+    from dataset_builder.card import position_text
+
+    text = (folder / "README.md").read_text()
+    rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines() if line.startswith("| `")}
+    assert "authors' rule: train 0 first, test 0 first, rest uniform" in rows["multi_subkey_kv_small"]
+    assert "per-row draws: each 5% first, 3% in first 5, else uniform" in rows["smollm2_kv_600_small"]
+    assert "grid at depths 0, 0.1" in rows["simple_kv_sweep_small"]
+    assert rows["simple_kv_sweep_small"].split(" | ")[8] == "1", "the seed column"
+    for paragraph in ("**Gold position.**", "**Paired configs.**", "**Seeds.**", "`simple_kv_seed1`"):
+        assert paragraph in text
+    assert position_text(load_config("simple_kv")) == (
+        "authors' rule: train 17 first + 10 in 0-16, test 7 first + 4 in 0-6, rest uniform"
+    )
+    assert position_text(load_config("multi_subkey_kv_gpt35")) == (
+        "authors' rule: train 7 first + 4 in 0-6, test 7 first + 4 in 0-6, rest uniform"
+    )
+
+
 def test_openai_and_messages_exports(folder):
     lines = (folder / "openai" / "smollm2_kv_600_small" / "train.jsonl").read_text().splitlines()
     first = json.loads(lines[0])

@@ -34,8 +34,11 @@ def data_dir(tmp_path):
     return tmp_path
 
 
-def test_truncate_at_stop_skips_leading_whitespace():
-    assert truncate_at_stop("\n  Paris\nis the capital", ["\n"]) == "Paris"
+def test_truncate_at_stop_looks_past_leading_whitespace_and_keeps_it():
+    # The stop is searched after the leading whitespace (a chat model may open with a newline), but that whitespace
+    # stays: Liu et al.'s first line of this answer is empty, and the metric must see it (evaluation.metrics).
+    assert truncate_at_stop("\n  Paris\nis the capital", ["\n"]) == "\n  Paris"
+    assert truncate_at_stop("Paris\nis the capital", ["\n"]) == "Paris"
     assert truncate_at_stop("no stop here ", []) == "no stop here"
 
 

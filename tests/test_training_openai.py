@@ -73,3 +73,30 @@ def test_missing_or_malformed_file_fails_with_the_fix(tmp_path, capsys):
     bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
     assert openai_finetune.main(["--train", str(bad)]) == 2
     assert "ending in assistant" in capsys.readouterr().err
+
+
+def test_defaults_are_the_papers_gpt35_setting(tmp_path, monkeypatch, capsys):
+    """3 epochs unless told otherwise (0 = OpenAI's 'auto': no hyperparameters), and `make openai-finetune` submits
+    the GPT-3.5 config, multi-subkey with 150 rows of 49 dictionaries, built first when missing."""
+    import re
+    from pathlib import Path
+
+    from dataset_builder.config import load_config
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    train = tmp_path / "train.jsonl"
+    write_chats(train, 10)
+
+    def body(argv):
+        assert openai_finetune.main(["--train", str(train), *argv]) == 0
+        out = capsys.readouterr().out
+        return json.loads(next(line for line in out.splitlines() if line.strip().startswith("{")))
+
+    assert body([])["hyperparameters"] == {"n_epochs": 3}
+    assert "hyperparameters" not in body(["--n-epochs", "0"])
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    config = re.search(r"^OPENAI_CONFIG \?= (\S+)$", makefile, re.M).group(1)
+    assert re.search(r"^OPENAI_EPOCHS \?= 3$", makefile, re.M) and "--n-epochs $(OPENAI_EPOCHS)" in makefile
+    cfg = load_config(config)
+    assert (cfg.task, cfg.train_size, cfg.num_dicts, cfg.tokenizer) == ("multi_subkey_kv", 150, 49, "cl100k_base")
+    assert "openai-finetune: $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl" in makefile

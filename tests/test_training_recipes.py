@@ -54,6 +54,20 @@ def test_renamed_trl_field_fails(tmp_path):
         parse(recipe)
 
 
+def test_a_recipe_reaches_the_authors_other_data_seeds():
+    """The README's command: the 4K recipe on data seed 1, with its own output names."""
+    from dataset_builder.config import load_config
+
+    readme = (ROOT / "recipes/mistral-7b-instruct-v0.1/README.md").read_text()
+    recipe = ROOT / "recipes/mistral-7b-instruct-v0.1/sft/simple_kv_full.yaml"
+    name = "Mistral-7B-Instruct-v0.1-simple_kv_seed1-sft-full"
+    argv = ["--dataset_config", "simple_kv_seed1", "--output_dir", f"build/models/{name}", "--hub_model_id", name]
+    assert " \\\n    ".join(["--dataset_config simple_kv_seed1", f"--output_dir build/models/{name}"]) in readme
+    data_args, training_args, model_args = sft.parse_recipe(["--config", str(recipe), "--use_cpu", "true", *argv])
+    assert data_args.dataset_config == "simple_kv_seed1" and load_config("simple_kv_seed1").seed == 1
+    assert sft.default_hub_model_id(data_args, model_args) == name == Path(training_args.output_dir).name
+
+
 def test_cli_overrides_the_recipe():
     recipe = ROOT / "recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
     _, training_args, _ = sft.parse_recipe(["--config", str(recipe), "--max_steps", "3", "--learning_rate", "1e-3"])

@@ -1,11 +1,13 @@
 """The paper's GPT-3.5 Turbo path: submit the dataset builder's OpenAI JSONL as an OpenAI fine-tuning job.
 
-    .venv/bin/python -m training.openai_finetune --train build/dataset/openai/simple_kv/train.jsonl
+    .venv/bin/python -m training.openai_finetune --train build/dataset/openai/multi_subkey_kv_gpt35/train.jsonl
 
 With ``OPENAI_API_KEY`` set this uploads the file (``POST /v1/files``, purpose ``fine-tune``) and creates the job
 (``POST /v1/fine_tuning/jobs``), printing the job id; follow it at https://platform.openai.com/finetune or with
 ``GET /v1/fine_tuning/jobs/<id>``. Without the key it prints the exact two requests it would send and exits 0.
-The key is never printed. Only the standard library is used (no ``openai`` package).
+The key is never printed. Only the standard library is used (no ``openai`` package). The defaults are the paper's
+GPT-3.5 Turbo setting: the multi-subkey data of ``multi_subkey_kv_gpt35`` (150 rows, 49 dictionaries, its budget
+measured with GPT-3.5's cl100k_base on this very chat format) for 3 epochs.
 
 Each JSONL line is one chat, as the dataset builder writes it::
 
@@ -32,6 +34,8 @@ API = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
 # The GPT-3.5 Turbo snapshot that was fine-tunable when the paper was written (mid-2024).
 DEFAULT_MODEL = "gpt-3.5-turbo-1106"
+# The paper's GPT-3.5 Turbo finetuning ran 3 epochs (as this project's Mistral multi-subkey recipes cite it).
+PAPER_EPOCHS = 3
 
 
 ROLES = ("system", "user", "assistant")
@@ -95,9 +99,9 @@ def multipart(fields: dict[str, str], file_field: str, filename: str, content: b
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def job_body(training_file: str, model: str, n_epochs: int | None, suffix: str | None, seed: int) -> dict:
+def job_body(training_file: str, model: str, n_epochs: int, suffix: str | None, seed: int) -> dict:
     body: dict = {"training_file": training_file, "model": model, "seed": seed}
-    if n_epochs is not None:
+    if n_epochs:  # 0: no hyperparameters, OpenAI chooses ('auto')
         body["hyperparameters"] = {"n_epochs": n_epochs}
     if suffix:
         body["suffix"] = suffix  # at most 64 characters; OpenAI adds it to the fine-tuned model's name
@@ -145,15 +149,18 @@ def describe_requests(train: Path, count: int, body: dict) -> str:
 class FinetuneJobConfig:
     train: Path = field(metadata={"help": "OpenAI chat JSONL from the dataset builder (build/dataset/openai/...)."})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "The OpenAI model to fine-tune."})
-    n_epochs: int | None = field(default=None, metadata={"help": "Epochs (default: OpenAI's 'auto')."})
+    n_epochs: int = field(
+        default=PAPER_EPOCHS,
+        metadata={"help": "Epochs (default 3, the paper's GPT-3.5 setting); 0 = OpenAI's 'auto'."},
+    )
     suffix: str | None = field(
         default=None, metadata={"help": "Label added to the fine-tuned model name (at most 64 characters)."}
     )
     seed: int = field(default=42, metadata={"help": "OpenAI's training seed."})
 
     def __post_init__(self) -> None:
-        if self.n_epochs is not None and self.n_epochs < 1:
-            raise JobError(f"n_epochs={self.n_epochs}; give a positive number of epochs, or omit it for 'auto'")
+        if self.n_epochs < 0:
+            raise JobError(f"n_epochs={self.n_epochs}; give a positive number of epochs, or 0 for OpenAI's 'auto'")
         if self.suffix is not None and len(self.suffix) > 64:
             raise JobError(f"suffix is {len(self.suffix)} characters; OpenAI allows at most 64")
 
