@@ -32,13 +32,14 @@ def test_prefill_limit_is_probed_at_the_batched_calls_shape():
     from tiny_model import tiny_llama_config
     from transformers import LlamaForCausalLM
 
-    from evaluation.bench import prefill_limit
+    from evaluation.bench import prefill_limit, prefill_probe
     from evaluation.generation import GenerationSettings
 
     model = LlamaForCausalLM(tiny_llama_config(100))
     lengths = [10, 8, 6, 4]
     settings = GenerationSettings(max_new_tokens=4, stop=[], batch_size=2, max_batch_tokens=1000)
-    rate, limit = prefill_limit(model, lengths, settings, "fp32")
+    limit = prefill_probe(model, lengths, settings, "fp32")
+    rate, _ = prefill_limit(model, lengths, limit)
     # longest-first batches [10, 8] and [6, 4]: 2 x 10 and 2 x 6 padded tokens, 16 a call on average
     assert (limit.matmul_tokens, limit.attention_seq_len, limit.attention_batch) == (16, 7, 2)
     assert limit.path == "fp32" and not limit.backward

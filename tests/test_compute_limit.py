@@ -67,6 +67,15 @@ def test_limit_turns_work_into_seconds_at_the_measured_rates():
     assert limit.seconds_for(Work(matmul=2 * 10**12, attention=10**12)) == pytest.approx(2.0 + 2.0)
 
 
+def test_best_of_keeps_the_fastest_rate_of_each_kernel():
+    before = compute_limit.ComputeLimit("cpu", 2, "fp32", True, 0.02, 0.010, 64, 64, 1, 3.0)
+    after = compute_limit.ComputeLimit("cpu", 2, "fp32", True, 0.03, 0.008, 64, 64, 1, 4.0)
+    best = compute_limit.best_of([before, after])
+    assert (best.matmul_tflops, best.attention_tflops, best.probe_seconds) == (0.03, 0.010, 7.0)
+    with pytest.raises(ValueError, match="one CPU, precision path and direction"):
+        compute_limit.best_of([before, compute_limit.ComputeLimit("cpu", 2, "bf16 (native)", True, 1, 1, 1, 1, 1, 1)])
+
+
 def test_bad_shape_names_the_field():
     with pytest.raises(ValueError, match=r"ModelShape.layers=0 must be >= 1"):
         ModelShape(8, 16, 2, 1, 4, 0, 10)
