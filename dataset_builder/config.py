@@ -291,6 +291,11 @@ def config_from_dict(values: dict[str, Any], source: str = "config") -> KVConfig
     return KVConfig(**values)
 
 
+def _is_number(value: Any, kinds: type | tuple[type, ...]) -> bool:
+    """``true``/``false`` are ints to Python (True == 1): ``depths: [true, false]`` must not read as [1, 0]."""
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
 def _check_type(name: str, annotation: str, value: Any, source: str) -> None:
     base = annotation.replace(" | None", "")
     ok = {
@@ -298,8 +303,8 @@ def _check_type(name: str, annotation: str, value: Any, source: str) -> None:
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
-        "list[int]": isinstance(value, list),
-        "list[float]": isinstance(value, list) and all(isinstance(v, (int, float)) for v in value),
+        "list[int]": isinstance(value, list) and all(_is_number(v, int) for v in value),
+        "list[float]": isinstance(value, list) and all(_is_number(v, (int, float)) for v in value),
     }[base]
     if value is None and "None" in annotation:
         ok = True

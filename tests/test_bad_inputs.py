@@ -340,6 +340,11 @@ CASES = [
     ("release-card-of-other-weights", hub_release, lambda t: staged_release(t, "--only", "stage"), {},
      "was rendered from results (nq_closed.json) of other weights"),
     ("release-push-unvalidated", hub_release, validated_release, {}, "has not passed validation"),
+    ("config-depths-booleans", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs",
+     text_file(t, "b.yaml", "name: b_kv\nposition_policy: grid\ndepths: [true, false]\n")], {},
+     "config field 'depths' must be list[float], got [True, False]"),
+    ("openai-train-a-folder", openai_finetune, lambda t: ["--train", foreign_folder(t)], {},
+     "is a folder; give its chat file"),
 ]  # fmt: skip
 
 

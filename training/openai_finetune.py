@@ -59,6 +59,11 @@ def chat_problem(row: object) -> str | None:
 
 def check_jsonl(path: Path) -> int:
     """Number of chats in ``path``; each line must be a chat ending with an assistant turn, the file UTF-8."""
+    if path.is_dir():
+        raise JobError(
+            f"{path} is a folder; give its chat file, e.g. {path}/openai/<config>/train.jsonl (what `make dataset` "
+            "writes)"
+        )
     if not path.is_file():
         raise JobError(f"{path} does not exist; `make dataset` writes build/dataset/openai/<config>/train.jsonl")
     raw = path.read_bytes()
