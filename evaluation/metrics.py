@@ -99,3 +99,13 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
         return 1.0
     tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def paired_change(model: dict[str, float], base: dict[str, float]) -> dict[str, float]:
+    """The change from ``base`` to ``model`` on the same examples (0/1 outcomes keyed by example id) and its exact
+    McNemar p-value: the one comparison the paper table and the model card both make. Examples must match."""
+    if set(base) != set(model):
+        raise ValueError("base and finetuned results cover different examples; evaluate both with the same limits")
+    only_model = sum(1 for i in model if model[i] and not base[i])
+    only_base = sum(1 for i in model if base[i] and not model[i])
+    return {"delta": (only_model - only_base) / len(model), "mcnemar_p": mcnemar_p(only_model, only_base)}

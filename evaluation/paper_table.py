@@ -21,8 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.metrics import mcnemar_p, wilson_interval
-from evaluation.results import load_results
+from evaluation.metrics import paired_change, wilson_interval
+from evaluation.results import load_results, read_samples
 from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.outputs import check_results_folder
 
@@ -76,14 +76,6 @@ class TableConfig:
         return [m.strip() for m in self.models.split(",") if m.strip()]
 
 
-def read_samples(folder: Path, task: str) -> dict[str, dict]:
-    """Per-example records of one task, keyed by example id (the pairing key of the McNemar test)."""
-    path = folder / f"{task}.samples.jsonl"
-    if not path.is_file():
-        raise UserError(f"{path} is missing; re-run python -m evaluation run for that model")
-    return {row["id"]: row for row in map(json.loads, path.read_text().splitlines())}
-
-
 def outcomes(samples: dict[str, dict], column: Column) -> dict[str, float]:
     return {
         i: row["scores"][column.metric]
@@ -98,11 +90,10 @@ def cell(model: dict[str, float], base: dict[str, float] | None) -> dict:
     low, high = wilson_interval(hits, n)
     out = {"score": hits / n, "ci95": [low, high], "n": n}
     if base is not None:
-        if set(base) != set(model):
-            raise UserError("base and finetuned results cover different examples; evaluate both with the same limits")
-        only_model = sum(1 for i in model if model[i] and not base[i])
-        only_base = sum(1 for i in model if base[i] and not model[i])
-        out |= {"delta": (only_model - only_base) / n, "mcnemar_p": mcnemar_p(only_model, only_base)}
+        try:
+            out |= paired_change(model, base)
+        except ValueError as err:
+            raise UserError(str(err)) from err
     return out
 
 

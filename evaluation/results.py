@@ -176,3 +176,11 @@ def load_results(folder: Path) -> dict[str, dict]:
     if not out:
         raise EvalConfigError(f"no results files in {folder}; run python -m evaluation run --out {folder}")
     return out
+
+
+def read_samples(folder: Path, task: str) -> dict[str, dict]:
+    """Per-example records of one task, keyed by example id (the pairing key of the McNemar test)."""
+    path = Path(folder) / f"{task}.samples.jsonl"
+    if not path.is_file():
+        raise EvalConfigError(f"{path} is missing; re-run python -m evaluation run for that model")
+    return {row["id"]: row for row in map(json.loads, path.read_text().splitlines())}

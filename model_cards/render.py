@@ -17,7 +17,6 @@ prompts from them (``evaluation/tasks/<task>.yaml``); the card's provenance sect
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from dataset_builder.card import DEFAULT_REPO_ID
-from evaluation.results import load_results
+from evaluation.metrics import paired_change
+from evaluation.results import load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import staged_folder
 
@@ -61,6 +61,8 @@ class CardInputs:
     base_results: dict[str, dict]  # task -> results record of the base model
     finetuned_results: dict[str, dict]
     model_id: str
+    base_samples: dict[str, dict[str, dict]] = field(default_factory=dict)  # task -> example id -> samples row
+    finetuned_samples: dict[str, dict[str, dict]] = field(default_factory=dict)
     base_model: str = DEFAULT_BASE_MODEL
     datasets: list[str] = field(default_factory=list)  # Hub ids of the training dataset(s)
     recipe_path: str = DEFAULT_RECIPE
@@ -173,33 +175,37 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
     return out
 
 
-def two_proportion_p(k1: float, n1: int, k2: float, n2: int) -> float:
-    """Two-sided p-value of the pooled two-proportion z-test (normal approximation)."""
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    z = abs(k1 / n1 - k2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
+def paired_outcomes(samples: dict[str, dict], metric: str) -> dict[str, float]:
+    return {i: row["scores"][metric] for i, row in samples.items()}
 
 
 def findings(inputs: CardInputs) -> list[str]:
-    """Plain statements of base vs finetuned per task overall: a two-proportion z-test at 5%.
+    """Plain statements of base vs finetuned per task overall, from the exact paired McNemar test at 5%.
 
-    Overlapping 95% intervals are not a test (two intervals can overlap while the difference is significant),
-    so the verdict comes from the test and the intervals stay in the table.
+    Both models answered the same prompts, so the test pairs them prompt by prompt (the paper table's test too:
+    ``evaluation.metrics.paired_change``); overlapping 95% intervals are not a test, so the intervals stay in the
+    table and the verdict comes from the test.
     """
     lines = []
     for task in sorted(set(inputs.base_results) & set(inputs.finetuned_results)):
         base, ft = inputs.base_results[task], inputs.finetuned_results[task]
         metric = ft["primary_metric"]
         b, f = base["overall"][metric], ft["overall"][metric]
-        p = two_proportion_p(f["score"] * f["n"], f["n"], b["score"] * b["n"], b["n"])
+        try:
+            p = paired_change(
+                paired_outcomes(inputs.finetuned_samples[task], metric),
+                paired_outcomes(inputs.base_samples[task], metric),
+            )["mcnemar_p"]
+        except (KeyError, ValueError) as err:
+            raise UserError(
+                f"{task}: base and finetuned samples do not pair up ({err}); evaluate both models on the same task "
+                "with the same limit"
+            ) from err
         if p >= 0.05:
-            verdict = f"not distinguishable from base at this sample size (two-proportion z-test p={p:.2f})"
+            verdict = f"not distinguishable from base at this sample size (paired McNemar p={p:.2f})"
         else:
             shown = "p<0.001" if p < 0.001 else f"p={p:.3f}"
-            verdict = f"{'higher' if f['score'] > b['score'] else 'lower'} than base (two-proportion z-test {shown})"
+            verdict = f"{'higher' if f['score'] > b['score'] else 'lower'} than base (paired McNemar {shown})"
         lines.append(
             f"- **{task}**: finetuned {100 * f['score']:.1f} vs base {100 * b['score']:.1f} "
             f"({100 * (f['score'] - b['score']):+.1f} points, n={f['n']}): {verdict}."
@@ -425,6 +431,8 @@ def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:
     """Both folders must exist and hold results of the current schema (``load_results`` says which file is wrong)."""
     base, ft = load_results(base_dir), load_results(finetuned_dir)
+    kwargs.setdefault("base_samples", {task: read_samples(base_dir, task) for task in base})
+    kwargs.setdefault("finetuned_samples", {task: read_samples(finetuned_dir, task) for task in ft})
     recipe = Path(kwargs.get("recipe_path", DEFAULT_RECIPE))
     if "recipe_text" not in kwargs and recipe.is_file():
         kwargs["recipe_text"] = recipe.read_text()

@@ -120,9 +120,17 @@ def test_results_file_records_provenance(result_folders):
     assert len((base / "mdqa_10docs.samples.jsonl").read_text().splitlines()) == 30
 
 
-def test_findings_use_a_two_proportion_test():
-    from model_cards.render import two_proportion_p
+def test_findings_use_the_paired_test_of_the_paper_table(result_folders, tmp_path):
+    """Same prompts, so the card pairs them as the paper table does: 5 prompts only the finetuned model gets right,
+    none only the base: exact McNemar p = 2 / 2**5 = 0.0625 (an unpaired z-test on 12/30 vs 17/30 would say 0.20)."""
+    from evaluation.metrics import mcnemar_p
+    from model_cards.render import findings
 
-    assert two_proportion_p(29, 90, 15, 90) == pytest.approx(0.0152, abs=5e-4)  # 32% vs 17%: significant
-    assert two_proportion_p(5, 10, 5, 10) == 1.0
-    assert two_proportion_p(0, 10, 0, 10) == 1.0  # no variance: no evidence either way
+    base, ft = result_folders
+    lines = findings(inputs_from_folders(base, ft, "me/m"))
+    mdqa = next(line for line in lines if "**mdqa_10docs**" in line)
+    assert mcnemar_p(5, 0) == 0.0625 and "(paired McNemar p=0.06)" in mdqa and "+16.7 points, n=30" in mdqa
+    other = tmp_path / "other"  # the finetuned model on other prompts: nothing to pair, so no verdict
+    write_fixture_results(other, "mdqa_10docs", {"1": 7, "5": 5, "20": 5}, model="ft")
+    with pytest.raises(ValueError, match="do not pair up"):
+        findings(inputs_from_folders(base, other, "me/m"))

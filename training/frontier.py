@@ -133,7 +133,8 @@ def run_frontier(cfg: FrontierConfig, spec: FrontierSpec) -> None:
 
 def summarize(spec: FrontierSpec) -> dict:
     """Per point: KV value (overall, 8 and 20 dictionaries), closed-book score and paired change, leakage, target."""
-    from evaluation.paper_table import Column, cell, kv_phrasing_share, outcomes, read_samples
+    from evaluation.paper_table import Column, cell, kv_phrasing_share, outcomes
+    from evaluation.results import read_samples
 
     results = Path(spec.out) / "results"
     columns = {
