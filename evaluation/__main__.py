@@ -57,6 +57,9 @@ class LmEvalConfig:
     batch_size: int = field(default=8, metadata={"help": "lm-eval batch size."})
     no_chat_template: bool = field(default=False, metadata={"help": "Prompt without the model's chat template."})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda (auto: the GPUs when torch sees one)."})
+    precision: str = field(
+        default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 on GPUs and on CPUs with native bf16)."}
+    )
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit >= 1:
@@ -93,6 +96,7 @@ def run_command(command: str, argv: list[str]) -> None:
             batch_size=cfg.batch_size,
             chat_template=not cfg.no_chat_template,
             device=cfg.device,
+            precision=cfg.precision,
         )
 
 

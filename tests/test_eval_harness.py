@@ -64,6 +64,7 @@ def write_local_tasks(tmp_path):
     return tasks
 
 
+@pytest.mark.integration
 def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
     model = save_tiny_model(tmp_path / "tiny")
     tasks = write_local_tasks(tmp_path)
@@ -83,6 +84,7 @@ def test_lm_eval_runs_local_tasks_on_hf_backend(tmp_path):
     assert (path["batch_size"], path["cpu"], path["native_bf16"]) == (2, cpu_model_name(), cpu_supports_bf16())
 
 
+@pytest.mark.integration
 def test_lm_eval_loads_bf16_weights_when_bf16_is_the_path(tmp_path):
     """What a CPU with AVX512-BF16/AMX gets from precision=auto: lm-eval's model really holds bf16 weights."""
     model = save_tiny_model(tmp_path / "tiny")
