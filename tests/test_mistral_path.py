@@ -305,6 +305,6 @@ def test_evaluation_cli_records_the_device_it_ran_on(tiny_mistral, small_data, t
     out = tmp_path / "results"
     argv = ["run", "--model", str(tiny_mistral), "--suites", str(task_file), "--out", str(out), "--limit", "1"]
     assert main([*argv, "--dataset", str(small_data), "--device", "cpu", "--precision", "fp32"]) == 0
-    generation = json.loads(next(out.glob("*.json")).read_text())["generation"]
+    generation = json.loads((out / "synthetic_kv.json").read_text())["generation"]
     assert (generation["device"], generation["dtype"], generation["device_map"]) == ("cpu", "float32", None)
     assert main([*argv, "--dataset", str(small_data), "--device", "cuda"]) == (0 if torch.cuda.is_available() else 2)
