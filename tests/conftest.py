@@ -1,8 +1,9 @@
 """Shared pytest fixtures (built once per session) and the test tiers.
 
-Tiers: ``make test-fast`` runs every test not marked ``slow`` or ``integration`` (the developer's loop, under a
-minute); ``make test`` adds ``integration`` (real runs of the tiny models: training, launches, releases), as CI does;
-``make test-slow`` runs the ``slow`` end-to-end checks on the real SmolLM2 weights.
+Tiers: ``make test-fast`` runs every test not marked ``slow`` or ``integration`` (the developer's loop: 297 tests,
+3.6 min on 2 AMD EPYC cores, 2026-12-02; the target is under a minute); ``make test`` adds ``integration`` (real
+runs of the tiny models: training, launches, releases), as CI does; ``make test-slow`` runs the ``slow`` end-to-end
+checks on the real SmolLM2 weights.
 """
 
 from __future__ import annotations
