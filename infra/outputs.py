@@ -165,10 +165,8 @@ def check_output_file(path: Path) -> None:
 
 
 def check_results_folder(path: Path) -> None:
-    """A folder other commands add files to (results, state): it only must not be a file."""
-    blocker = file_in_the_way(Path(path))
-    if blocker is not None:
-        raise OutputError(f"folder {path} cannot be created: {blocker} is a file; give another path")
+    """A folder other commands add files to (a release's state, a table's folder): it only must not be a file."""
+    check_not_a_file(path)
 
 
 def mark(
@@ -194,7 +192,7 @@ def mark(
     record["files"] = {
         p.relative_to(folder).as_posix(): (sha256_file(p) if hash_files and p.is_file() else None) for p in listed
     }
-    write_atomically(folder / MARKER, json.dumps(record, indent=1) + "\n")
+    write_marker(folder, record)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -208,6 +206,10 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_marker(folder: Path, record: dict) -> None:
+    write_atomically(Path(folder) / MARKER, json.dumps(record, indent=1) + "\n")
 
 
 def safe_name(name: str, what: str) -> str:
@@ -291,7 +293,7 @@ def claim_folder(
             _remove(child)
     out.mkdir(parents=True, exist_ok=True)
     record = {"command": command, **({"kind": kind} if kind else {}), "identity": identity, "files": {}}
-    write_atomically(out / MARKER, json.dumps(record, indent=1) + "\n")
+    write_marker(out, record)
 
 
 def record_files(folder: Path, relpaths: list[str]) -> None:
@@ -300,7 +302,7 @@ def record_files(folder: Path, relpaths: list[str]) -> None:
     marker = read_marker(folder)
     files = marker.get("files") if isinstance(marker.get("files"), dict) else {}
     files.update({rel: sha256_file(folder / rel) for rel in relpaths})
-    write_atomically(folder / MARKER, json.dumps({**marker, "files": files}, indent=1) + "\n")
+    write_marker(folder, {**marker, "files": files})
 
 
 def damaged_files(folder: Path, relpaths: list[str]) -> list[str]:
