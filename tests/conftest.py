@@ -1,9 +1,9 @@
 """Shared pytest fixtures (built once per session) and the test tiers.
 
-Tiers: ``make test-fast`` runs every test not marked ``slow`` or ``integration`` (the developer's loop: 297 tests,
-3.6 min on 2 AMD EPYC cores, 2026-12-02; the target is under a minute); ``make test`` adds ``integration`` (real
-runs of the tiny models: training, launches, releases), as CI does; ``make test-slow`` runs the ``slow`` end-to-end
-checks on the real SmolLM2 weights.
+Tiers: ``make test-fast`` runs every test not marked ``slow`` or ``integration`` (the developer's loop, under a
+minute); ``make test`` adds ``integration`` (whole commands end to end: dataset builds, training and launches of the
+tiny models, releases), as CI does; ``make test-slow`` runs the ``slow`` end-to-end checks on the real SmolLM2
+weights. Measured times are in docs/measurements.md.
 """
 
 from __future__ import annotations
@@ -20,11 +20,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")
-def smollm2_counter():
-    """Loading the SmolLM2 tokenizer from its GGUF takes seconds, so it is loaded once."""
-    from dataset_builder.tokens import load_counter
+def smollm2_tokenizer():
+    """Parsing the SmolLM2 tokenizer out of its GGUF takes ~7 s, so the session does it once."""
+    from dataset_builder.tokens import load_hf_tokenizer
 
-    return load_counter("smollm2")
+    return load_hf_tokenizer("smollm2")
+
+
+@pytest.fixture(scope="session")
+def smollm2_counter(smollm2_tokenizer):
+    from dataset_builder.tokens import HFChatCounter
+
+    return HFChatCounter(name="smollm2", tokenizer=smollm2_tokenizer)
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +42,13 @@ def mistral_counter():
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
+def tiny_model(tmp_path_factory, smollm2_tokenizer) -> Path:
     """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
     import torch
     from tiny_model import tiny_llama_config
-    from transformers import AutoTokenizer, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    from training.embedded_model import find_gguf
-
-    gguf = find_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = smollm2_tokenizer
     torch.manual_seed(0)
     config = tiny_llama_config(
         len(tokenizer),

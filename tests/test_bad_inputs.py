@@ -348,7 +348,12 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "entry", "make_argv", "env", "words"), CASES, ids=[c[0] for c in CASES])
+# Cases that build a dataset or stage a release before refusing (seconds each): in `make test`, not `make test-fast`.
+HEAVY_CASES = ("rebuild-keeps-user-file", "release-card-of-other-weights")
+TIERED_CASES = [pytest.param(*c, marks=pytest.mark.integration) if c[0] in HEAVY_CASES else c for c in CASES]
+
+
+@pytest.mark.parametrize(("case", "entry", "make_argv", "env", "words"), TIERED_CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_writes_nothing(case, entry, make_argv, env, words, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     for name, value in env.items():
@@ -378,6 +383,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, entry, make_argv, env, w
     assert snapshot(work) == before, "a refused command must not write or delete anything"
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_entry_point_exit_code_from_the_shell(tmp_path):
     (tmp_path / "r.yaml").write_text("- a list\n")
     proc = subprocess.run(
@@ -398,6 +404,7 @@ def test_entry_point_exit_code_from_the_shell(tmp_path):
     assert proc.stderr.count("\n") == 1
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_damaged_config_kept_from_an_earlier_build_is_one_line(tmp_path, capsys):
     """A rebuild that reuses one config and keeps another whose Parquet was damaged: one line, nothing replaced."""
     import yaml
@@ -423,6 +430,7 @@ def test_damaged_config_kept_from_an_earlier_build_is_one_line(tmp_path, capsys)
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_ctrl_c_during_a_build_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     """A KeyboardInterrupt while a config is generated: exit 130, one line, no temp folder, no output folder."""
     from dataset_builder import publish

@@ -84,6 +84,7 @@ def test_bad_shape_names_the_field():
 
 
 @pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_probe_rates_are_positive_and_labelled_with_this_cpus_path(backward):
     limit = measure_limit(TINY, tokens=32, seq_len=16, batch=2, backward=backward, reps=2)
     assert all(math.isfinite(r) and r > 0 for r in (limit.matmul_tflops, limit.attention_tflops))

@@ -78,6 +78,7 @@ def niah_paragraphs(prompt: str) -> list[str]:
     return body.split("\n\n")
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_named_configs_build_with_the_cli_and_load(built, rows):
     for name in NAMED:
         ds = load_dataset(str(built), name)
@@ -88,6 +89,7 @@ def test_named_configs_build_with_the_cli_and_load(built, rows):
         assert row["prompt"] == row["messages"][:1] and row["completion"] == row["messages"][1:]
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_every_row_fits_its_budget_and_stores_its_measured_length(rows, smollm2_counter):
     for name in NAMED:
         cfg = load_config(name)
@@ -96,6 +98,7 @@ def test_every_row_fits_its_budget_and_stores_its_measured_length(rows, smollm2_
             assert row["num_tokens"] == smollm2_counter.count_example(user, answer) <= cfg.max_tokens, row["id"]
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_mdqa_gold_document_holds_the_answer_and_no_distractor_does(rows, nq):
     template = load_task("mdqa").document_template
     for row in all_rows(rows, "smollm2_mdqa_600"):
@@ -115,6 +118,7 @@ def test_mdqa_gold_document_holds_the_answer_and_no_distractor_does(rows, nq):
                 assert not contains_answer(Passage("", doc[len(prefix) :]), nq["answers"][question]), (row["id"], i)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_niah_needle_holds_the_answer_and_no_haystack_passage_does(rows, nq):
     for row in all_rows(rows, "smollm2_niah_600"):
         question, answer, prompt = row["gold_key"], row["messages"][1]["content"], row["messages"][0]["content"]
@@ -134,6 +138,7 @@ def test_niah_needle_holds_the_answer_and_no_haystack_passage_does(rows, nq):
     assert whole < len(needles) / 5, "the needle is one sentence, the whole passage only for one-sentence passages"
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_no_eval_half_question_or_gold_passage_in_any_row(rows, nq):
     for name in NAMED:
         assert {row["gold_key"] for row in all_rows(rows, name)} <= nq["train"]
@@ -144,6 +149,7 @@ def test_no_eval_half_question_or_gold_passage_in_any_row(rows, nq):
             assert q.gold.text not in text and one_line(q.gold.text) not in text, (name, q.gold.title)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_train_and_test_use_disjoint_questions_in_file_order(rows):
     source = load_source(load_config("smollm2_mdqa_600"))
     usable = [q.question for q in source.questions]
@@ -161,12 +167,14 @@ def small_yaml(tmp_path: Path, name: str, **overrides) -> str:
     return str(path)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_same_config_gives_the_same_rows(smollm2_counter):
     for name in NAMED:
         cfg = load_config(name, {"train_size": 8, "test_size": 4})
         assert build_splits(cfg, smollm2_counter) == build_splits(cfg, smollm2_counter)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_fixed_count_and_grid_positions(smollm2_counter):
     for name, n in (("smollm2_mdqa_600", 5), ("smollm2_niah_600", 4)):
         overrides = {"num_dicts": n, "max_tokens": 2048, "position_policy": "grid", "depths": [0.0, 0.5, 1.0]}
@@ -177,6 +185,7 @@ def test_fixed_count_and_grid_positions(smollm2_counter):
         assert all(r["num_tokens"] <= 2048 for r in test)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_bad_source_file_is_one_clear_error(tmp_path, smollm2_counter):
     missing = small_yaml(tmp_path, "smollm2_mdqa_600", source_file=str(tmp_path / "nope.jsonl.gz"))
     cmd = [sys.executable, "-m", "dataset_builder", "build", "--out", str(tmp_path / "o"), "--configs", missing]
@@ -203,6 +212,7 @@ def test_fields_a_task_does_not_read_are_ignored_and_left_out_of_its_snapshot():
         load_config("smollm2_kv_600", {"key_digits": [4, 3]})
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_card_describes_the_baselines(built):
     card = (built / "README.md").read_text()
     assert "## Baseline configs: factual long-context data" in card
@@ -222,6 +232,7 @@ def test_card_describes_the_baselines(built):
     assert "Read the following text and answer the question that comes after it." in card, "a niah example"
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_the_kv_configs_of_the_comparison(smollm2_counter):
     """The answer-template twin differs from smollm2_kv_600 only in the template; the held-out sets build, differ
     from their validation twins, and hold 8 / 20 dictionaries within their budget."""

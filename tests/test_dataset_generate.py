@@ -234,7 +234,10 @@ def test_a_350_row_split_places_the_gold_by_the_authors_rule(mistral_counter):
 @pytest.mark.parametrize(
     ("plain", "template", "suffix"),
     [
-        ("multi_subkey_kv_gpt35", "multi_subkey_kv_gpt35_template", MULTI_TEMPLATE),
+        # 150 full-size GPT-3.5 rows per config (seconds): in `make test`, not `make test-fast`.
+        pytest.param(
+            "multi_subkey_kv_gpt35", "multi_subkey_kv_gpt35_template", MULTI_TEMPLATE, marks=pytest.mark.integration
+        ),
         ("simple_kv", "simple_kv_template", SIMPLE_TEMPLATE),
     ],
 )
@@ -283,6 +286,7 @@ def test_named_paired_configs_differ_from_their_twin_only_in_the_question():
         assert differ <= set(PAIR_FREE_FIELDS) and cfg.answer_template and differ >= {"answer_template"}, cfg.name
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_gpt35_rows_fit_their_cl100k_budget_on_the_openai_chat():
     """Recount every row as OpenAI bills the uploaded chat (cookbook num_tokens_from_messages: 3 per message, its
     role and content, 3 priming the reply) with tiktoken's cl100k_base, independently of the builder's counter."""

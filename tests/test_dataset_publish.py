@@ -43,6 +43,7 @@ def folder(tmp_path_factory):
     return build_folder(tmp / "dataset", configs)
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_load_dataset_round_trip_for_two_configs(folder):
     simple = load_dataset(str(folder), "smollm2_kv_600_small")
     multi = load_dataset(str(folder), "multi_subkey_kv_small")
@@ -120,6 +121,7 @@ def test_up_to_date_configs_are_reused_and_others_kept(folder, tmp_path, capsys)
     assert sha256_file(copy / "data" / "multi_subkey_kv_small" / "train-00000-of-00001.parquet") == before
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_failed_build_leaves_nothing_behind(tmp_path):
     good = small_config(tmp_path, "smollm2_kv_600")
     too_small = small_config(tmp_path, "simple_kv", max_tokens=300)
@@ -129,6 +131,7 @@ def test_failed_build_leaves_nothing_behind(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary folder left"
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_cli_bad_config_exits_nonzero_with_one_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dataset_builder", "build", "--out", str(tmp_path / "o"), "--configs", "nope"],
@@ -150,6 +153,7 @@ def test_push_without_token_prints_the_plan(folder, monkeypatch, capsys):
     assert len(plan_upload(folder, "dataset")) == len(visible) and MARKER not in out  # the marker stays local
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_datasets_builder_makes_a_custom_variant(tmp_path):
     ds = load_variant("smollm2_kv_600", cache_dir=str(tmp_path / "cache"), train_size=8, test_size=4, num_dicts=6)
     assert {k: v.num_rows for k, v in ds.items()} == {"train": 8, "test": 4}
@@ -157,6 +161,7 @@ def test_datasets_builder_makes_a_custom_variant(tmp_path):
     assert load_config("smollm2_kv_600").num_dicts == 10
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_build_refuses_a_folder_it_did_not_write_unless_forced(tmp_path):
     mine = tmp_path / "results"
     mine.mkdir()
@@ -207,6 +212,7 @@ def test_damaged_parquet_is_regenerated_not_reused(folder, tmp_path, capsys):
         build_folder(copy, [str(folder / "configs" / "multi_subkey_kv_small.yaml")])
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_stale_temp_folder_of_a_killed_build_is_removed(tmp_path):
     import socket
 
@@ -221,6 +227,7 @@ def test_stale_temp_folder_of_a_killed_build_is_removed(tmp_path):
     assert running.is_dir(), "a folder a live process is writing is not touched"
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_card_marks_the_papers_config_as_default(tmp_path):
     from datasets import get_dataset_config_names, load_dataset_builder
 

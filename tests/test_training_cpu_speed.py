@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from training import cpu_speed
@@ -15,6 +16,7 @@ def tiny_llama():
     return LlamaForCausalLM(tiny_llama_config(1000, tie_word_embeddings=True))
 
 
+@pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_compact_lm_head_matches_full_logits_on_cpu(monkeypatch):
     import trl.trainer.utils as trl_utils
     from trl.trainer.utils import add_fused_lm_head
