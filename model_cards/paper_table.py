@@ -1,9 +1,10 @@
 """The paper's Table 2 for the embedded model: base vs finetuned on synthetic KV and on the baseline data.
 
 Reads one results folder per model (``python -m evaluation run --out <results>/<label>``), all evaluated on the same
-suites and examples, and writes ``table.md``, ``table.json`` and ``table.png`` to ``--out``::
+tasks and examples under one evaluation setting (a mix is refused), and writes ``table.md``, ``table.json`` and
+``table.png`` to ``--out``::
 
-    .venv/bin/python -m evaluation.paper_table --results build/paper/results \
+    .venv/bin/python -m model_cards paper-table --results build/paper/results \
         --models base,synthetic,synthetic_template,mdqa,niah --out build/paper
 
 Every cell is a score with its 95% Wilson interval; for a finetuned model also the change from the base and the
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.metrics import paired_change, wilson_interval
-from evaluation.results import load_results, read_samples
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from evaluation.results import check_one_setting, load_results, read_samples
+from infra.cli import UserError
 from infra.outputs import check_results_folder
 
 
@@ -129,7 +129,8 @@ def build_table(cfg: TableConfig) -> dict:
     root = Path(cfg.results)
     base_label, *tuned = cfg.labels
     results = {label: load_results(root / label) for label in cfg.labels}
-    table = {"columns": [c.title for c in COLUMNS], "models": {}}
+    # one setting for every cell: the paired test compares models, not batch sizes or precisions
+    table = {"columns": [c.title for c in COLUMNS], "models": {}, "eval_setting": check_one_setting(results)}
     for label in cfg.labels:
         folder = root / label
         base = None if label == base_label else root / base_label
@@ -288,18 +289,3 @@ def write_table(cfg: TableConfig) -> Path:
     (out / "table.md").write_text(render_markdown(table) + "\n")
     render_plot(table, out / "table.png")
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(TableConfig, argv, "python -m evaluation.paper_table", __doc__.splitlines()[0])
-        out = write_table(cfg)
-    except USER_ERRORS as err:
-        return fail(err)
-    print((out / "table.md").read_text())
-    print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'table.png'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
