@@ -3,7 +3,8 @@ them), a base-vs-finetuned table per task and position, a position-accuracy plot
 and the command that trained it, and which offline variant produced every number.
 
     .venv/bin/python -m model_cards card --base-results build/results/base \
-        --finetuned-results build/results/finetuned --out build/cards --model-id your-name/SmolLM2-135M-Instruct-kv-needles
+        --finetuned-results build/results/finetuned --out build/cards \
+        --model-id your-name/SmolLM2-135M-Instruct-kv-needles
 
 Nothing here computes a score: every number on the card is read from a results JSON, so the card cannot
 drift from the evaluation. The results files ship beside the card (``eval_results/{base,finetuned}/<task>.json``)
