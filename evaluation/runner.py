@@ -41,6 +41,8 @@ class RunConfig:
     model: str = field(metadata={"help": "Model folder, Hub id, or .gguf file."})
     tasks: list[str] = field(
         metadata={
+            # A task is one declared YAML (mdqa_20docs); its suite is the family it belongs to (mdqa), as
+            # TaskConfig.suite says. --suites is this flag's former name, kept so older commands still run.
             "help": "Task names (evaluation/tasks/*.yaml) or YAML paths, comma-separated.",
             "aliases": ["--suites"],
         }
@@ -81,7 +83,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.tasks = [t.strip() for item in self.tasks for t in item.split(",") if t.strip()]  # `a,b` or `a b`
         if not self.tasks:
-            raise EvalConfigError("no tasks given; pass --suites e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
+            raise EvalConfigError("no tasks given; pass --tasks e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
         if self.limit is not None and self.limit < 1:
             raise EvalConfigError(f"limit={self.limit} must be >= 1 (or omitted for everything)")
         check_batch_settings(self.batch_size, self.max_batch_tokens)

@@ -9,7 +9,7 @@ tasks and examples under one evaluation setting (a mix is refused), and writes `
 
 Every cell is a score with its 95% Wilson interval; for a finetuned model also the change from the base and the
 exact McNemar p-value of that change, paired example by example (same prompts, so the paired test is the right one,
-and much tighter than comparing two intervals). Per MDQA suite: the position gap (best minus worst gold position).
+and much tighter than comparing two intervals). Per MDQA task: the position gap (best minus worst gold position).
 The format-leakage probe: the share of a model's answers to non-KV prompts (MDQA, Liu KV, closed-book NQ) that use
 the synthetic KV answer phrasing ("Dictionary [...]", "value of key", "... and it is in ...").
 """
@@ -32,7 +32,7 @@ class Column:
     title: str
     task: str
     metric: str
-    position: str | None = None  # one gold position of a positional suite; None = all examples
+    position: str | None = None  # one gold position of a positional task; None = all examples
 
 
 # The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
@@ -46,7 +46,7 @@ COLUMNS = (
     Column("NQ closed-book", "nq_closed", "best_subspan_em"),
 )
 GAP_TASKS = ("mdqa_10docs", "mdqa_20docs")
-# Suites whose answers should never look like a KV answer: the leakage probe reads their predictions.
+# Tasks whose answers should never look like a KV answer: the leakage probe reads their predictions.
 NON_KV_TASKS = ("mdqa_10docs", "mdqa_20docs", "liu_kv_10keys", "nq_closed")
 # The KV answer "The value of key K is V and it is in Dictionary [N]." leaks whole or as its clause: measured on the
 # first table, the synthetic model answered "The country music hall of fame is in New York City and it is in New
@@ -98,7 +98,7 @@ def cell(model: dict[str, float], base: dict[str, float] | None) -> dict:
 
 
 def position_gap(results: dict, task: str) -> float:
-    """Best minus worst gold position of a positional suite (the "lost in the middle" size)."""
+    """Best minus worst gold position of a positional task (the "lost in the middle" size)."""
     by_position = results[task]["by_position"]
     metric = results[task]["primary_metric"]
     scores = [v[metric]["score"] for v in by_position.values()]
@@ -112,7 +112,7 @@ def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:
 
 
 def compute_time(results: dict[str, dict]) -> dict:
-    """What one model cost, from its results files: each suite's generation seconds (``timing``) and the training
+    """What one model cost, from its results files: each task's generation seconds (``timing``) and the training
     run's ``train_runtime`` (recorded from its ``trainer_state.json`` when it was evaluated; none for the base).
     Model loading and process start-up are not counted, a resumed run counts only its last session, and a machine
     shared with other jobs inflates both: an end-to-end wall-clock time needs an uncontended ``time make paper-table``.

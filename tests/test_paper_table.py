@@ -17,6 +17,7 @@ from evaluation.tasks import load_task
 from model_cards import paper_table
 from model_cards.__main__ import main as reports_main
 
+
 def table_main(argv: list[str]) -> int:
     return reports_main(["paper-table", *argv])
 
