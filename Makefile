@@ -72,7 +72,8 @@ bench-dataset: $(STAMP)
 	$(PY) -m dataset_builder.bench
 
 ## Training tokens/s: plain fp32 loop vs the recipe's setup (bf16 autocast + answer-only LM head), and the ratio.
-bench-train: model dataset
+bench-train: model
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs smollm2_kv_600
 	$(PY) -m training.bench --config $(TRAIN_RECIPE) --out $(RESULTS_DIR)/bench_train.json
 
 ## Evaluation throughput: batched generation vs a one-prompt-at-a-time generate loop (prints CPU model per timing).
@@ -88,8 +89,9 @@ bench-eval: $(STAMP)
 bench: bench-dataset bench-train bench-eval
 
 ## The paper's GPT-3.5 path: submit build/dataset/openai/$(OPENAI_CONFIG)/train.jsonl for $(OPENAI_EPOCHS) epochs
-## (OPENAI_API_KEY) or print the requests.
-openai-finetune: dataset
+## (OPENAI_API_KEY) or print the requests; builds that config first (the builder reuses it when up to date).
+openai-finetune: $(STAMP)
+	$(PY) -m dataset_builder build --out $(DATASET_DIR) --configs $(OPENAI_CONFIG)
 	$(PY) -m training.openai_finetune --train $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl --n-epochs $(OPENAI_EPOCHS) --suffix $(subst _,-,$(OPENAI_CONFIG))
 
 # --- tests ---

@@ -361,3 +361,26 @@ def test_the_makefile_names_targets_and_calls_the_runner():
             continue
         for line in lines:
             assert not re.search(r"\bif\b|\bfor\b|\|\||\[ -|\btouch\b", line), f"{target}: {line}"
+
+
+@pytest.mark.integration
+def test_a_really_killed_training_is_resumed_by_its_stage_then_skipped(tiny_plan, monkeypatch):
+    """training.sft itself killed mid-run (kill_run_at), then the plan's train stage: it resumes the run and finishes
+    it; the next run of the plan skips it."""
+    from fixture_data import kill_run_at
+
+    plan = tiny_plan()
+    spec = plan.models["ft"]
+    kill_run_at(stages.recipe_argv(spec), 6, monkeypatch)
+    ft = stages.output_dir(spec)
+    assert not finished_training(ft, training_identity(spec)), "killed: checkpoints, no final state"
+
+    def in_process(args):
+        assert args[1] == "training.sft"
+        if sft.main(args[2:]) != 0:
+            raise StageFailed(args, 1)
+
+    monkeypatch.setattr(stages, "run_step", in_process)
+    assert run_plan(plan, only=["train"]) == ["train:ft"]
+    assert finished_training(ft, training_identity(spec))
+    assert run_plan(plan, only=["train"]) == []

@@ -207,6 +207,8 @@ def test_push_pins_the_card_to_the_dataset_commit_it_pushed(staged, tmp_path, mo
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ValueError, match="HF_HUB_OFFLINE is set"):
         push_release(root, "me/d", "me/m")
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and b"hf_secret" in p.read_bytes()]
+    assert written == [], "the token is in no file the push or the pin wrote"
 
 
 def test_push_uploads_only_what_validation_accepted(staged, tmp_path, monkeypatch):
