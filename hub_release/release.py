@@ -18,7 +18,9 @@ from pathlib import Path
 from infra.cli import UserError
 from infra.outputs import read_marker, sha256_file, staged_folder, write_marker
 
-STAGE_COMMAND = "python -m pipeline (assemble)"  # marker of <release>/dataset and <release>/model
+# The marker of <release>/dataset and <release>/model, as the release has always written it: repos staged before the
+# stage runner stay this program's (replaced by the next assemble, not refused as a stranger's folder).
+STAGE_COMMAND = "python -m hub_release (stage)"
 REPOS = ("dataset", "model")
 
 

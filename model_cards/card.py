@@ -30,7 +30,9 @@ from infra.cli import UserError
 from infra.outputs import staged_folder
 from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
 
-COMMAND = "python -m model_cards card"  # recorded in the card folder's marker
+# Recorded in the card folder's marker (the entry point's name before it had subcommands: cards rendered before stay
+# this command's own, replaced by a rebuild instead of refused as someone else's folder).
+COMMAND = "python -m model_cards"
 HUB_URL = "https://huggingface.co"
 RESULTS_SUBDIR = "eval_results"  # <card folder>/eval_results/{base,finetuned}/<task>.json
 
