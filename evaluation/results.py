@@ -6,7 +6,12 @@ Layout of ``<out>/<task>.json``::
      "overall": {"best_subspan_em": {"score": 0.31, "n": 90, "ci95": [0.22, 0.41]}},
      "by_position": {"1": {"best_subspan_em": {...}}, "5": {...}, "10": {...}},
      "model": {...}, "data_files": [{"path": ..., "sha256": ...}], "harness": {"version": ..., "git_commit": ...},
-     "limit": 30, "generation": {...}, "timing": {...}}
+     "limit": 30, "eval_setting": {"batch_size": 8, "max_batch_tokens": 8192, "precision": "bf16"},
+     "generation": {...}, "timing": {...}}
+
+``eval_setting`` is what the answers depend on beyond the model and the prompts: greedy bf16 answers change with
+the batch (padding changes the matmul shapes), so two results files are only compared when it is the same
+(:func:`check_one_setting`; the paper table, the frontier and the card refuse a mix).
 
 Predictions go beside it in ``<task>.samples.jsonl`` so any number can be audited line by line.
 """
@@ -28,6 +33,9 @@ from infra.outputs import OutputError, claim_folder, record_files, safe_name, sh
 COMMAND = "python -m evaluation run"
 # 2: adds "by_config" (scores per Hub dataset config, for the card's model-index). A reader refuses other schemas.
 RESULTS_SCHEMA = 2
+# The evaluation setting a results file records; every other generation field is the task's own (max_new_tokens,
+# stop strings) or follows from these (device, dtype).
+EVAL_SETTING_KEYS = ("batch_size", "max_batch_tokens", "precision")
 PRIMARY_METRIC = {
     "best_subspan_em": "best_subspan_em",
     "substring_match": "substring_match",
@@ -116,6 +124,7 @@ def build_results(
         "data_files": describe_files(data_files),
         "harness": {"name": "evaluation", "version": __version__, "git_commit": commit or git_commit()},
         "limit": limit,
+        "eval_setting": {key: generation.get(key) for key in EVAL_SETTING_KEYS},
         "generation": generation,
         "timing": {
             "seconds": round(seconds, 2),
@@ -184,3 +193,37 @@ def read_samples(folder: Path, task: str) -> dict[str, dict]:
     if not path.is_file():
         raise EvalConfigError(f"{path} is missing; re-run python -m evaluation run for that model")
     return {row["id"]: row for row in map(json.loads, path.read_text().splitlines())}
+
+
+def eval_setting(results: dict) -> dict:
+    """The evaluation setting a results record was measured under (files written before ``eval_setting`` was
+    recorded carry the same keys in ``generation``)."""
+    recorded = results.get("eval_setting")
+    if isinstance(recorded, dict):
+        return {key: recorded.get(key) for key in EVAL_SETTING_KEYS}
+    return {key: results.get("generation", {}).get(key) for key in EVAL_SETTING_KEYS}
+
+
+def describe_setting(setting: dict) -> str:
+    return ", ".join(f"{key} {setting[key]}" for key in EVAL_SETTING_KEYS)
+
+
+def check_one_setting(results_by_label: dict[str, dict[str, dict]]) -> dict:
+    """The one evaluation setting every results record of every label (model) was measured under; a mix is refused,
+    naming who differs, because bf16 answers depend on the batch: a comparison across settings measures the setting
+    as much as the model. ``results_by_label``: label -> task -> results record."""
+    seen: dict[str, list[str]] = {}
+    settings = {}
+    for label, results in results_by_label.items():
+        for task, record in sorted(results.items()):
+            setting = eval_setting(record)
+            key = describe_setting(setting)
+            settings[key] = setting
+            seen.setdefault(key, []).append(f"{label}/{task}")
+    if len(seen) > 1:
+        shown = "; ".join(f"{', '.join(who[:3])}{' ...' if len(who) > 3 else ''}: {key}" for key, who in seen.items())
+        raise EvalConfigError(
+            f"these results were measured under different evaluation settings ({shown}); evaluate every model "
+            "with one plan (python -m pipeline run plans/<plan>.yaml) before comparing them"
+        )
+    return next(iter(settings.values()), {})

@@ -41,12 +41,19 @@ class RunConfig:
     model: str = field(metadata={"help": "Model folder, Hub id, or .gguf file."})
     tasks: list[str] = field(
         metadata={
+            # A task is one declared YAML (mdqa_20docs); its suite is the family it belongs to (mdqa), as
+            # TaskConfig.suite says. --suites is this flag's former name, kept so older commands still run.
             "help": "Task names (evaluation/tasks/*.yaml) or YAML paths, comma-separated.",
             "aliases": ["--suites"],
         }
     )
     out: str = field(metadata={"help": "Folder for <task>.json results and <task>.samples.jsonl predictions."})
-    limit: int | None = field(default=None, metadata={"help": "Questions / rows per position (None = all)."})
+    # The one meaning of limit: questions per gold position. A positional task asks each question at each of its
+    # positions (MDQA, Liu KV: examples = limit x positions; a KV sweep: limit rows per depth); a task without fixed
+    # positions (closed-book, a random-depth KV test set) counts as one position: limit questions in all.
+    limit: int | None = field(
+        default=None, metadata={"help": "Questions per gold position (examples = limit x positions; None = all)."}
+    )
     data_dir: str = field(default=DEFAULT_DATA_DIR, metadata={"help": "Folder with Liu et al.'s files."})
     data_repo: str = field(
         default="", metadata={"help": "Hub dataset id holding the same files (overrides data_dir)."}
@@ -76,19 +83,20 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.tasks = [t.strip() for item in self.tasks for t in item.split(",") if t.strip()]  # `a,b` or `a b`
         if not self.tasks:
-            raise EvalConfigError("no tasks given; pass --suites e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
+            raise EvalConfigError("no tasks given; pass --tasks e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
         if self.limit is not None and self.limit < 1:
             raise EvalConfigError(f"limit={self.limit} must be >= 1 (or omitted for everything)")
         check_batch_settings(self.batch_size, self.max_batch_tokens)
-        if self.out:  # `evaluation bench` builds examples through a RunConfig and writes no results folder
-            # a file, a read-only place, a user's folder or another model's results: refused before the model loads
-            check_claim(Path(self.out), COMMAND, force=self.force, identity=self.identity)
         if self.precision not in PRECISIONS:
             raise EvalConfigError(f"precision={self.precision!r}; use one of {', '.join(PRECISIONS)}")
         try:
             self.placement = resolve_placement(self.device, self.precision)
         except ValueError as err:
             raise EvalConfigError(str(err)) from err
+        if self.out:  # `evaluation bench` builds examples through a RunConfig and writes no results folder
+            # a file, a read-only place, a user's folder, another model's results or results of another evaluation
+            # setting: refused before the model loads
+            check_claim(Path(self.out), COMMAND, force=self.force, identity=self.identity)
         self.task_configs = [load_task(t) for t in self.tasks]  # unknown task fails here, before a model loads
         needs_files = any(t.suite in ("mdqa", "liu_kv", "nq_closed") for t in self.task_configs)
         if needs_files and not self.data_repo and not Path(self.data_dir).is_dir():
@@ -99,8 +107,17 @@ class RunConfig:
             raise EvalConfigError(f"model {self.model} not found (not a folder, .gguf file or Hub id)")
 
     @property
+    def setting(self) -> dict:
+        """The evaluation setting recorded in every results file (``evaluation.results.EVAL_SETTING_KEYS``)."""
+        return {
+            "batch_size": self.batch_size,
+            "max_batch_tokens": self.max_batch_tokens,
+            "precision": self.placement.precision,
+        }
+
+    @property
     def identity(self) -> dict:
-        return results_identity(self.model)
+        return results_identity(self.model, self.setting)
 
 
 def check_batch_settings(batch_size: int, max_batch_tokens: int) -> None:
@@ -113,9 +130,10 @@ def check_batch_settings(batch_size: int, max_batch_tokens: int) -> None:
         )
 
 
-def results_identity(model: str) -> dict:
-    """What a results folder holds the results of: one model (a second model's results would mix into it)."""
-    return {"model": model}
+def results_identity(model: str, setting: dict) -> dict:
+    """What a results folder holds the results of: one model under one evaluation setting (a second model's
+    results, or the same model's at another batch size or precision, would mix into it)."""
+    return {"model": model, "eval_setting": setting}
 
 
 def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample], list[Path], str]:

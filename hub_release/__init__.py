@@ -1,1 +1,2 @@
-"""``make release``: dataset → embedded base model → finetune → evaluate both → cards → stage → validate → push."""
+"""The release's staging, validation and push (``release.py``, ``validate.py``), run as the last stages of
+``make release`` = ``python -m pipeline run plans/release.yaml``."""

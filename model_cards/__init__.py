@@ -1,1 +1,2 @@
-"""Model cards rendered only from evaluation results files (``evaluation/results.py`` layout)."""
+"""The reports: the model card (``card``), the paper table (``paper_table``) and the recipe frontier (``frontier``),
+each rendered only from recorded results files."""

@@ -1,8 +1,11 @@
-r"""Render the model card and position plot from two results folders.
+r"""The reports: a model card, the paper table, each rendered only from recorded results files.
 
-    .venv/bin/python -m model_cards --base-results build/results/base --finetuned-results build/results/finetuned \
-        --out build/cards --model-id your-name/SmolLM2-135M-Instruct-kv-needles \
-        --dataset artificial-needles/synthetic-kv-retrieval
+    .venv/bin/python -m model_cards card --base-results build/results/base \
+        --finetuned-results build/results/finetuned --out build/cards \
+        --model-id artificial-needles/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
+    .venv/bin/python -m model_cards paper-table --results build/paper/results --out build/paper
+
+(The recipe frontier report is written by its plan: ``python -m pipeline run plans/frontier.yaml --only frontier``.)
 """
 
 from __future__ import annotations
@@ -14,14 +17,11 @@ from pathlib import Path
 from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
-from model_cards.render import (
-    COMMAND,
-    DEFAULT_BASE_MODEL,
-    DEFAULT_RECIPE,
-    inputs_from_folders,
-    table_sections,
-    write_card,
-)
+from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
+from model_cards.card import COMMAND, DEFAULT_BASE_MODEL, inputs_from_folders, table_sections, write_card
+from model_cards.paper_table import TableConfig, write_table
+
+COMMANDS = ("card", "paper-table")
 
 
 @dataclass
@@ -31,7 +31,9 @@ class CardConfig:
     out: Path = field(metadata={"help": "Folder for README.md, the plot and eval_results/: new, empty or a card's."})
     model_id: str = field(metadata={"help": "Hub id the card describes, <org>/<name>."})
     base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={"help": "Hub id of the model that was finetuned."})
-    dataset: list[str] = field(default_factory=list, metadata={"help": "Training dataset Hub id(s)."})
+    dataset: list[str] = field(
+        default_factory=list, metadata={"help": f"Training dataset Hub id(s) ({DATASET_REPO_ID})."}
+    )
     dataset_revision: str | None = field(
         default=None, metadata={"help": "Hub commit of the dataset repo the synthetic test sets came from."}
     )
@@ -59,21 +61,40 @@ class CardConfig:
         check_output_folder(self.out, COMMAND, self.force)  # before any results are read or plots drawn
 
 
+def run_card(argv: list[str]) -> None:
+    cfg = parse_config(
+        CardConfig, argv, "python -m model_cards card", "render the model card from two results folders"
+    )
+    inputs = inputs_from_folders(
+        cfg.base_results,
+        cfg.finetuned_results,
+        cfg.model_id,
+        base_model=cfg.base_model,
+        datasets=cfg.dataset,
+        recipe_path=cfg.recipe,
+        train_command=f"python -m training.sft --config {cfg.recipe}",
+        dataset_revision=cfg.dataset_revision,
+        **table_sections(cfg.paper_table, cfg.frontier),
+    )
+    print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
+
+
+def run_paper_table(argv: list[str]) -> None:
+    cfg = parse_config(TableConfig, argv, "python -m model_cards paper-table", "the paper's Table 2 from results")
+    out = write_table(cfg)
+    print((out / "table.md").read_text())
+    print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'table.png'}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        return fail(UserError(f"give a report: one of {', '.join(COMMANDS)} (e.g. python -m model_cards card --help)"))
     try:
-        cfg = parse_config(CardConfig, argv, "python -m model_cards", __doc__.splitlines()[0])
-        inputs = inputs_from_folders(
-            cfg.base_results,
-            cfg.finetuned_results,
-            cfg.model_id,
-            base_model=cfg.base_model,
-            datasets=cfg.dataset,
-            recipe_path=cfg.recipe,
-            train_command=f"python -m training.sft --config {cfg.recipe}",
-            dataset_revision=cfg.dataset_revision,
-            **table_sections(cfg.paper_table, cfg.frontier),
-        )
-        print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
+        (run_card if argv[0] == "card" else run_paper_table)(argv[1:])
     except USER_ERRORS as err:
         return fail(err)
     return 0

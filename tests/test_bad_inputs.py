@@ -51,8 +51,8 @@ def model_cards(t: Path) -> Callable:
     return main
 
 
-def hub_release(t: Path) -> Callable:
-    from hub_release.__main__ import main
+def pipeline(t: Path) -> Callable:
+    from pipeline.__main__ import main
 
     return main
 
@@ -75,9 +75,20 @@ def recipe(t: Path, text: str = "output_dir: out\n") -> str:
     return str(t / "recipe.yaml")
 
 
-def release_args(t: Path, *extra: str) -> list[str]:
-    dirs = ("dataset_dir", "base_model_dir", "results_dir", "cards_dir", "release_dir", "state_dir")
-    return [item for d in dirs for item in (f"--{d}", str(t / d))] + ["--recipe", recipe(t), *extra]
+def release_args(t: Path, *extra: str, recipe_path: str | None = None, card: str | None = None) -> list[str]:
+    """``python -m pipeline run <plan>`` of a release plan writing every folder under ``t``."""
+    plan = {
+        "datasets": ["smollm2_kv_600"],
+        "models": {"base": {}, "finetuned": {"recipe": recipe_path or recipe(t)}},
+        "eval": {"nq_closed": 2},
+        "batch_size": 8,
+        "card": card or str(t / "cards_dir"),
+        "card_model": "finetuned",
+        **{key: str(t / key) for key in ("dataset_dir", "results_dir", "release_dir")},
+        "base_model": str(t / "base_model_dir"),
+    }
+    (t / "plan.yaml").write_text(json.dumps(plan))  # JSON is YAML
+    return ["run", str(t / "plan.yaml"), *extra]
 
 
 def damaged_dataset(t: Path) -> str:
@@ -165,6 +176,7 @@ def marked_model(t: Path) -> str:
     from infra.outputs import mark
 
     folder = save_tiny_model(t / "model")
+    (folder / "trainer_state.json").write_text('{"global_step": 1}')  # a finished run's final state
     mark(folder, "training.sft", kind="model")
     return str(folder)
 
@@ -212,21 +224,21 @@ def unreadable_marker(t: Path) -> str:
 def staged_release(t: Path, *extra: str) -> list[str]:
     """A dataset folder, a finetuned model and a card, each marked as its command leaves it; the card's numbers
     are of other weights than the model's (the fixture results name none)."""
-    from model_cards.render import inputs_from_folders, write_card
+    from model_cards.card import inputs_from_folders, write_card
 
     write_synthetic_dataset(t / "dataset_dir")
     model = marked_model(t)
     base, ft = results(t)
     write_card(inputs_from_folders(Path(base), Path(ft), "me/m"), t / "cards_dir")
     (t / "r.yaml").write_text(f"output_dir: {model}\n")
-    return [*release_args(t), "--recipe", str(t / "r.yaml"), *extra]
+    return release_args(t, *extra, recipe_path=str(t / "r.yaml"))
 
 
 def validated_release(t: Path) -> list[str]:
     """release/dataset and release/model staged (markers as the stage leaves them), never validated."""
     from tiny_model import save_tiny_model
 
-    from hub_release.pipeline import STAGE_COMMAND
+    from hub_release.release import STAGE_COMMAND
     from infra.outputs import mark
 
     dataset = write_synthetic_dataset(t / "release_dir" / "dataset")
@@ -268,45 +280,53 @@ CASES = [
     ("jsonl-message-not-object", openai_finetune, lambda t: ["--train", jsonl(t / "x.jsonl", [{"messages": ["hi"]}])],
      {}, "string 'content'"),
     ("jsonl-not-json", openai_finetune, lambda t: ["--train", a_file(t, "x.jsonl")], {}, "not JSON"),
-    ("results-folder-misspelled", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+    ("results-folder-misspelled", model_cards, lambda t: ["card", "--base-results", results(t)[0],
+     "--finetuned-results",
      str(t / "results" / "finetund"), "--out", str(t / "card"), "--model-id", "me/m"], {}, "finetund does not exist"),
-    ("results-other-schema", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+    ("results-other-schema", model_cards, lambda t: ["card", "--base-results", results(t)[0],
+     "--finetuned-results",
      str(t / "old"), "--out", str(t / "card"), "--model-id", "me/m"], {}, "has results schema 1, this code reads"),
-    ("card-out-is-a-file", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+    ("card-out-is-a-file", model_cards, lambda t: ["card", "--base-results", results(t)[0],
+     "--finetuned-results",
      results(t)[1], "--out", a_file(t), "--model-id", "me/m"], {}, "is a file"),
-    ("card-bad-model-id", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+    ("card-bad-model-id", model_cards, lambda t: ["card", "--base-results", results(t)[0],
+     "--finetuned-results",
      results(t)[1], "--out", str(t / "card"), "--model-id", "no good/x/y"], {}, "not a valid Hub id"),
-    ("recipe-not-a-mapping", hub_release, lambda t: [*release_args(t), "--recipe", yaml_list(t, "r.yaml")], {},
-     "is not a mapping with an output_dir"),
-    ("release-unknown-stage", hub_release, lambda t: release_args(t, "--only", "stage,publish"), {},
+    ("recipe-not-a-mapping", pipeline, lambda t: release_args(t, recipe_path=yaml_list(t, "r.yaml")), {},
+     "holds a YAML list, not a mapping"),
+    ("release-unknown-stage", pipeline, lambda t: release_args(t, "--only", "assemble,publish"), {},
      "unknown stage(s) ['publish']"),
-    ("release-output-is-a-file", hub_release, lambda t: [*release_args(t, "--only", "cards"), "--cards_dir",
-     a_file(t)], {}, "is a file"),
-    ("stage-without-inputs", hub_release, lambda t: release_args(t, "--only", "stage"), {}, "run the dataset stage"),
-    ("release-push-offline", hub_release, lambda t: release_args(t, "--only", "push"),
+    ("release-output-is-a-file", pipeline, lambda t: release_args(t, "--only", "card", card=a_file(t)), {},
+     "is a file"),
+    ("stage-without-inputs", pipeline, lambda t: release_args(t, "--only", "assemble"), {}, "run the dataset stage"),
+    ("plan-unknown-key", pipeline, lambda t: ["run", text_file(t, "p.yaml", "models: {}\neval_suites: x\n")], {},
+     "unknown key(s) ['eval_suites']"),
+    ("plan-bad-n", pipeline, lambda t: ["run", text_file(t, "p.yaml", "models: {base: {}}\neval: {nq_closed: 0}\n"
+     "batch_size: 8\n")], {}, "eval.nq_closed: n=0; give the questions per gold position"),
+    ("release-push-offline", pipeline, lambda t: release_args(t, "--only", "push"),
      {"HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
     ("folder-not-a-model", evaluation, lambda t: ["run", "--model", str(write_synthetic_dataset(t / "ds")),
-     "--suites", "nq_closed", "--out", str(t / "res")], {},
+     "--tasks", "nq_closed", "--out", str(t / "res")], {},
      "is not a model folder (no config (config.json), no weights, no tokenizer)"),
-    ("eval-out-is-a-file", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+    ("eval-out-is-a-file", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "nq_closed", "--out",
      a_file(t)], {}, "is a file"),
-    ("eval-corrupt-parquet", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
+    ("eval-corrupt-parquet", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "synthetic_kv", "--out",
      str(t / "res"), "--dataset", damaged_dataset(t)], {}, "files cannot be read"),
-    ("eval-hub-id-offline", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "synthetic_kv", "--out",
+    ("eval-hub-id-offline", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "synthetic_kv", "--out",
      str(t / "res"), "--dataset", "nobody/no-such-dataset"], {"HF_HUB_OFFLINE": "1"}, "the Hub is offline"),
-    ("eval-task-yaml-a-list", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", yaml_list(t), "--out",
+    ("eval-task-yaml-a-list", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", yaml_list(t), "--out",
      str(t / "res"), "--data-dir", liu_data(t)], {}, "not a mapping"),
     # --- issue 15: the second sweep ---
-    ("eval-task-name-escapes-out", evaluation, lambda t: ["run", "--model", tiny(t), "--suites",
+    ("eval-task-name-escapes-out", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks",
      task_named(t, "../../../x"), "--out", str(t / "res"), "--data-dir", liu_data(t)], {}, "cannot name a file"),
-    ("card-results-task-escapes-out", model_cards, lambda t: ["--base-results", results_named(t, "../x")[0],
+    ("card-results-task-escapes-out", model_cards, lambda t: ["card", "--base-results", results_named(t, "../x")[0],
      "--finetuned-results", str(t / "results" / "finetuned"), "--out", str(t / "card"), "--model-id", "me/m"], {},
      "cannot name a file"),
-    ("eval-out-foreign", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+    ("eval-out-foreign", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "nq_closed", "--out",
      foreign_results(t), "--data-dir", liu_data(t)], {}, "did not write it"),
-    ("eval-out-another-models", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+    ("eval-out-another-models", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "nq_closed", "--out",
      claimed_by(t, "some/other-model"), "--data-dir", liu_data(t)], {}, "holds a run of another model"),
-    ("eval-out-read-only", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+    ("eval-out-read-only", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "nq_closed", "--out",
      READ_ONLY, "--data-dir", liu_data(t)], {}, "is not writable"),
     ("model-out-read-only", embedded_model, lambda t: ["--out", READ_ONLY], {}, "is not writable"),
     ("bench-out-read-only", evaluation, lambda t: ["bench", "--model", tiny(t), "--out", READ_ONLY + "/b.json"], {},
@@ -314,11 +334,11 @@ CASES = [
     ("bench-batch-size-0", evaluation, lambda t: ["bench", "--model", tiny(t), "--batch-size", "0"], {},
      "batch_size=0: give at least 1"),
     ("bench-n-0", evaluation, lambda t: ["bench", "--model", tiny(t), "--n", "0"], {}, "--n=0: time at least 1"),
-    ("eval-batch-tokens-5", evaluation, lambda t: ["run", "--model", tiny(t), "--suites", "nq_closed", "--out",
+    ("eval-batch-tokens-5", evaluation, lambda t: ["run", "--model", tiny(t), "--tasks", "nq_closed", "--out",
      str(t / "res"), "--max-batch-tokens", "5"], {}, "cannot hold two prompts"),
-    ("eval-truncated-weights", evaluation, lambda t: ["run", "--model", truncated_model(t), "--suites", "nq_closed",
+    ("eval-truncated-weights", evaluation, lambda t: ["run", "--model", truncated_model(t), "--tasks", "nq_closed",
      "--out", str(t / "res"), "--data-dir", liu_data(t)], {}, "model.safetensors is damaged"),
-    ("validate-truncated-weights", hub_release, truncated_release, {}, "model.safetensors is damaged"),
+    ("validate-truncated-weights", pipeline, truncated_release, {}, "model.safetensors is damaged"),
     ("push-folder-not-ours", dataset_builder, lambda t: ["push", "--folder", unmarked_dataset(t)], {},
      "was not written by this project's commands"),
     ("push-model-as-dataset", dataset_builder, lambda t: ["push", "--folder", marked_model(t)], {},
@@ -335,11 +355,12 @@ CASES = [
      text_file(t, "tag.yaml", "name: !!python/object/apply:os.getcwd []\n")], {}, "tags such as !!python"),
     ("marker-unreadable", dataset_builder, lambda t: ["build", "--out", unreadable_marker(t), "--configs",
      tiny_config(t)], {}, "has a .written-by.json that cannot be read"),
-    ("cards-one-folder-twice", model_cards, lambda t: ["--base-results", results(t)[0], "--finetuned-results",
+    ("cards-one-folder-twice", model_cards, lambda t: ["card", "--base-results", results(t)[0],
+     "--finetuned-results",
      results(t)[0], "--out", str(t / "card"), "--model-id", "me/m"], {}, "are the same folder"),
-    ("release-card-of-other-weights", hub_release, lambda t: staged_release(t, "--only", "stage"), {},
+    ("release-card-of-other-weights", pipeline, lambda t: staged_release(t, "--only", "assemble"), {},
      "was rendered from results (nq_closed.json) of other weights"),
-    ("release-push-unvalidated", hub_release, validated_release, {}, "has not passed validation"),
+    ("release-push-unvalidated", pipeline, validated_release, {}, "has not passed validation"),
     ("config-depths-booleans", dataset_builder, lambda t: ["build", "--out", str(t / "o"), "--configs",
      text_file(t, "b.yaml", "name: b_kv\nposition_policy: grid\ndepths: [true, false]\n")], {},
      "config field 'depths' must be list[float], got [True, False]"),
@@ -386,22 +407,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, entry, make_argv, env, w
 @pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`
 def test_entry_point_exit_code_from_the_shell(tmp_path):
     (tmp_path / "r.yaml").write_text("- a list\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub_release",
-            "--recipe",
-            str(tmp_path / "r.yaml"),
-            "--state_dir",
-            str(tmp_path / "s"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 2 and proc.stderr.startswith("error: recipe") and "Traceback" not in proc.stderr
-    assert proc.stderr.count("\n") == 1
+    argv = release_args(tmp_path, recipe_path=str(tmp_path / "r.yaml"))
+    proc = subprocess.run([sys.executable, "-m", "pipeline", *argv], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert "r.yaml: holds a YAML list, not a mapping" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 @pytest.mark.integration  # a whole build/command end to end (seconds): in `make test`, not `make test-fast`

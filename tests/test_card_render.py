@@ -8,8 +8,8 @@ from huggingface_hub import ModelCard
 
 from evaluation.results import load_results
 from evaluation.tasks import load_task
-from model_cards.__main__ import main as cards_main
-from model_cards.render import PLOT_NAME, inputs_from_folders, write_card
+from model_cards.__main__ import main as reports_main
+from model_cards.card import PLOT_NAME, inputs_from_folders, write_card
 
 
 @pytest.fixture
@@ -59,8 +59,19 @@ def test_card_round_trip_has_the_results_numbers(result_folders, tmp_path):
 
 
 def card_cli(base, ft, out, *extra):
-    return cards_main(
-        ["--base-results", str(base), "--finetuned-results", str(ft), "--out", str(out), "--model-id", "x/y", *extra]
+    return reports_main(
+        [
+            "card",
+            "--base-results",
+            str(base),
+            "--finetuned-results",
+            str(ft),
+            "--out",
+            str(out),
+            "--model-id",
+            "x/y",
+            *extra,
+        ]
     )
 
 
@@ -124,7 +135,7 @@ def test_findings_use_the_paired_test_of_the_paper_table(result_folders, tmp_pat
     """Same prompts, so the card pairs them as the paper table does: 5 prompts only the finetuned model gets right,
     none only the base: exact McNemar p = 2 / 2**5 = 0.0625 (an unpaired z-test on 12/30 vs 17/30 would say 0.20)."""
     from evaluation.metrics import mcnemar_p
-    from model_cards.render import findings
+    from model_cards.card import findings
 
     base, ft = result_folders
     lines = findings(inputs_from_folders(base, ft, "me/m"))
@@ -134,3 +145,23 @@ def test_findings_use_the_paired_test_of_the_paper_table(result_folders, tmp_pat
     write_fixture_results(other, "mdqa_10docs", {"1": 7, "5": 5, "20": 5}, model="ft")
     with pytest.raises(ValueError, match="do not pair up"):
         findings(inputs_from_folders(base, other, "me/m"))
+
+
+def test_card_refuses_base_and_finetuned_of_two_evaluation_settings(result_folders, tmp_path, capsys):
+    base, ft = result_folders
+    record = json.loads((ft / "nq_closed.json").read_text())
+    record["eval_setting"] = {**record["eval_setting"], "batch_size": 8, "precision": "bf16"}
+    (ft / "nq_closed.json").write_text(json.dumps(record))
+    assert card_cli(base, ft, tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert "different evaluation settings" in err and "finetuned/nq_closed: batch_size 8" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_table_section_of_another_setting_is_flagged_on_the_card():
+    from model_cards.card import setting_note
+
+    card = {"batch_size": 8, "max_batch_tokens": 8192, "precision": "bf16"}
+    assert setting_note({"eval_setting": card}, card) == ""
+    note = setting_note({"eval_setting": {**card, "batch_size": 64}}, card)
+    assert "another evaluation setting (batch_size 64" in note and "(batch_size 8," in note

@@ -10,11 +10,21 @@ import json
 
 import pytest
 
-from evaluation import paper_table
 from evaluation.data import EvalExample
 from evaluation.metrics import mcnemar_p
 from evaluation.results import build_results, write_results
 from evaluation.tasks import load_task
+from model_cards import paper_table
+from model_cards.__main__ import main as reports_main
+
+
+def table_main(argv: list[str]) -> int:
+    return reports_main(["paper-table", *argv])
+
+
+def card_main(argv: list[str]) -> int:
+    return reports_main(["card", *argv])
+
 
 KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
 # What evaluation.runner.model_record adds for a model trained here (read from its trainer_state.json).
@@ -79,7 +89,7 @@ def results(tmp_path):
 
 def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_path):
     out = tmp_path / "table"
-    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 0
+    assert table_main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 0
     table = json.loads((out / "table.json").read_text())
     tuned = table["models"]["synthetic"]
     kv = tuned["cells"]["KV value, 8/20 dicts"]
@@ -106,7 +116,7 @@ def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_p
 
 def test_missing_model_or_mismatched_examples_are_refused(results, tmp_path, capsys):
     out = tmp_path / "table"
-    assert paper_table.main(["--results", str(results), "--models", "base,mdqa", "--out", str(out)]) == 2
+    assert table_main(["--results", str(results), "--models", "base,mdqa", "--out", str(out)]) == 2
     assert "no results for mdqa" in capsys.readouterr().err
     # a finetuned model evaluated on other examples than the base cannot be paired
     (results / "synthetic" / "nq_closed.samples.jsonl").write_text(
@@ -121,15 +131,13 @@ def test_missing_model_or_mismatched_examples_are_refused(results, tmp_path, cap
         )
         + "\n"
     )
-    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 2
+    assert table_main(["--results", str(results), "--models", "base,synthetic", "--out", str(out)]) == 2
     assert "cover different examples" in capsys.readouterr().err
 
 
 def test_model_card_carries_the_comparison_rendered_from_the_table(results, tmp_path):
-    from model_cards.__main__ import main as card_main
-
     table_dir = tmp_path / "table"
-    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
+    assert table_main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
     card = tmp_path / "card"
     argv = ["--base_results", str(results / "base"), "--finetuned_results", str(results / "synthetic")]
     argv += ["--out", str(card), "--model_id", "org/m", "--paper_table", str(table_dir / "table.json")]
@@ -144,31 +152,49 @@ def test_model_card_carries_the_comparison_rendered_from_the_table(results, tmp_
 
 def test_release_card_carries_the_paper_table_once_make_paper_table_has_run(results, tmp_path):
     import shutil
-    from dataclasses import replace
 
-    from hub_release.pipeline import ReleaseConfig, stage_cards
+    from pipeline.plan import Plan
+    from pipeline.runner import run_plan
 
     table_dir = tmp_path / "table"
-    assert paper_table.main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
+    assert table_main(["--results", str(results), "--models", "base,synthetic", "--out", str(table_dir)]) == 0
     release_results = tmp_path / "release_results"  # what the release's eval stages write: base/ and finetuned/
     shutil.copytree(results / "base", release_results / "base")
     shutil.copytree(results / "synthetic", release_results / "finetuned")
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("output_dir: unused\n")
-    cfg = ReleaseConfig(
-        recipe=str(recipe),
-        results_dir=str(release_results),
-        cards_dir=str(tmp_path / "cards"),
-        paper_table=str(table_dir / "table.json"),
-        frontier=str(tmp_path / "no_frontier.json"),  # not run: its section is left out, not an error
-        model_repo="org/m",
-    )
+
+    def plan(cards: str, table: str) -> Plan:
+        return Plan(
+            models={"base": {}, "finetuned": {"recipe": str(recipe)}},
+            eval={"nq_closed": 10},
+            batch_size=8,
+            base_model=str(tmp_path / "base"),
+            results_dir=str(release_results),
+            card=str(tmp_path / cards),
+            card_model="finetuned",
+            card_paper_table=table,
+            card_frontier=str(tmp_path / "no_frontier.json"),  # not run: its section is left out, not an error
+            model_repo="org/m",
+        )
+
     card = tmp_path / "cards" / "README.md"
-    assert stage_cards(cfg)["card"] == str(card)
+    assert run_plan(plan("cards", str(table_dir / "table.json")), only=["card"]) == ["card"]
     assert "## Does the paper's effect reproduce?" in card.read_text() and (card.parent / "paper_table.png").is_file()
     assert "How the recipe was chosen" not in card.read_text()
-    stage_cards(replace(cfg, paper_table=str(tmp_path / "no_table.json"), cards_dir=str(tmp_path / "cards2")))
+    assert run_plan(plan("cards", str(table_dir / "table.json")), only=["card"]) == [], "same inputs: done"
+    run_plan(plan("cards2", str(tmp_path / "no_table.json")), only=["card"])
     assert "## Does the paper's effect reproduce?" not in (tmp_path / "cards2" / "README.md").read_text()
+
+
+def test_results_of_two_evaluation_settings_are_not_tabulated(results, tmp_path, capsys):
+    record = json.loads((results / "synthetic" / "nq_closed.json").read_text())
+    record["eval_setting"]["batch_size"] = 64  # as if this one task had been evaluated at another batch size
+    (results / "synthetic" / "nq_closed.json").write_text(json.dumps(record))
+    assert table_main(["--results", str(results), "--models", "base,synthetic", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "different evaluation settings" in err and "synthetic/nq_closed: batch_size 64" in err
+    assert not (tmp_path / "t" / "table.json").exists()
 
 
 def claim_table(synthetic_closed: tuple[float, float], synthetic_gap: float) -> dict:

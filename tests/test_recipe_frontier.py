@@ -18,10 +18,11 @@ from evaluation.mdqa import load_nq_oracle
 from evaluation.nq_halves import split_halves
 from evaluation.results import build_results, write_results
 from evaluation.tasks import load_task
-from training import frontier, replay, sft
+from model_cards import frontier
+from training import replay, sft
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / "training/recipes/smollm2-135m-instruct/frontier.yaml"
+RECIPE = ROOT / "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
 
 
@@ -148,24 +149,6 @@ def test_bad_mixing_is_one_clear_error(tiny_model, tiny_dataset, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
-def test_committed_frontier_spec_parses_and_every_point_is_a_valid_recipe():
-    spec = frontier.read_spec(SPEC)
-    frontier.check_points(spec)  # raises on a misspelled override
-    assert all("learning_rate" in overrides for overrides in spec.points.values())
-
-
-def test_misspelled_override_fails_before_any_compute(tmp_path, capsys, monkeypatch):
-    spec = tmp_path / "frontier.yaml"
-    spec.write_text(
-        f"base_recipe: {SPEC.parent / 'sft/smollm2_kv_600_full.yaml'}\nout: {tmp_path / 'f'}\n"
-        "points:\n  fast:\n    learning_rat: 1.0e-4\n"
-    )
-    monkeypatch.setattr(frontier, "run", lambda args: pytest.fail(f"ran {args}"))
-    assert frontier.main(["--spec", str(spec)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: point fast") and "learning_rat" in err and err.count("\n") == 1
-
-
 def write_point(folder: Path, kv_right: int, closed_right: list[int], leak: bool = False) -> None:
     """synthetic_kv_val: 10 prompts (5 of 8 dictionaries, 5 of 20), the first ``kv_right`` right; nq_closed_val: 20
     questions, right exactly at ``closed_right``; wrong closed-book answers in the KV phrasing when ``leak``."""
@@ -182,23 +165,23 @@ def write_point(folder: Path, kv_right: int, closed_right: list[int], leak: bool
 
 
 def test_frontier_table_pairs_each_point_with_the_base_and_marks_the_target(tmp_path):
-    spec = frontier.FrontierSpec(
-        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"),
-        out=str(tmp_path),
-        points={"drifts": {"learning_rate": 2e-4}, "keeps": {"learning_rate": 5e-5}},
-    )
+    # as the plan declares them: where each trains is not what it trains, so only learning_rate is shown
+    points = {
+        "drifts": {"recipe": str(RECIPE), "output_dir": "x/drifts", "learning_rate": 2e-4},
+        "keeps": {"recipe": str(RECIPE), "output_dir": "x/keeps", "learning_rate": 5e-5},
+    }
     results = tmp_path / "results"
     write_point(results / "base", kv_right=1, closed_right=[0, 1, 2])
     write_point(results / "drifts", kv_right=10, closed_right=[0], leak=True)  # loses 2 of 20: -10 points
     write_point(results / "keeps", kv_right=10, closed_right=[0, 1, 2, 3])  # gains one
-    table = frontier.summarize(spec)
+    table = frontier.summarize(results, points)
     drifts, keeps = table["points"]["drifts"], table["points"]["keeps"]
     assert drifts["kv_value"]["score"] == 1.0 and drifts["kv_value_8"]["n"] == 5
     assert drifts["closed_book"]["delta"] == pytest.approx(-0.10) and drifts["kv_phrasing"] == pytest.approx(19 / 20)
     assert keeps["closed_book"]["delta"] == pytest.approx(0.05) and keeps["kv_phrasing"] == 0
     assert not drifts["meets_target"] and keeps["meets_target"] and not table["points"]["base"]["meets_target"]
     assert table["chosen"] == "keeps"
-    frontier.write_frontier(spec)
+    frontier.write_frontier(results, points, tmp_path)
     md = (tmp_path / "frontier.md").read_text()
     assert (
         "| keeps | learning_rate=5e-05 | 100.0 / 100.0 (100.0) | 20.0 [8.1-41.6] | +5.0, p=1.000 | 0.0 | yes |" in md
@@ -222,45 +205,64 @@ def test_choice_prefers_the_smaller_closed_book_cost_then_the_better_kv_value():
     assert frontier.choose({"base": points["base"], "c": points["c"]}) is None
 
 
-def test_frontier_runs_each_stage_once_and_resumes(tmp_path, monkeypatch):
-    """The base is scored, replay rows built, each point trained and scored; on a rerun only what is missing runs."""
-    spec = frontier.FrontierSpec(
-        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"), out=str(tmp_path), points={"a": {}, "b": {}}
-    )
+def test_frontier_plan_scores_the_base_builds_replay_rows_then_trains_and_resumes(tmp_path, monkeypatch):
+    """The base is scored on the replay quarter, replay rows built, each point trained and scored; a rerun runs only
+    what is missing (the fakes write the markers the real commands write)."""
+    from evaluation.results import COMMAND as RESULTS_COMMAND
+    from evaluation.runner import results_identity
+    from infra.outputs import claim_folder, mark, record_files, staged_folder
+    from pipeline import stages
+    from pipeline.plan import Plan
+    from pipeline.runner import run_plan
+
     calls = []
 
     def fake_run(args):
         calls.append(args[1])
         if args[1] == "evaluation":  # write what the real command would
             out = Path(args[args.index("--out") + 1])
-            out.mkdir(parents=True, exist_ok=True)
-            for task in args[args.index("--suites") + 1].split(","):
-                (out / f"{task}.json").write_text("{}")
+            setting = {"batch_size": 64, "max_batch_tokens": 8192, "precision": "fp32"}
+            claim_folder(out, RESULTS_COMMAND, identity=results_identity(args[args.index("--model") + 1], setting))
+            for task in args[args.index("--tasks") + 1].split(","):
+                (out / f"{task}.json").write_text('{"limit": null}')
+                (out / f"{task}.samples.jsonl").write_text("")
+                record_files(out, [f"{task}.json", f"{task}.samples.jsonl"])
         if args[1] == "training.replay":
-            Path(args[-1]).mkdir(parents=True)
-            (Path(args[-1]) / "train.jsonl").write_text("")
+            with staged_folder(Path(args[args.index("--out") + 1]), replay.COMMAND) as folder:
+                (folder / "train.jsonl").write_text("")
+        if args[1] == "training.sft":
+            data_args, training_args, model_args = sft.parse_recipe(args[2:])
+            out = Path(training_args.output_dir)
+            out.mkdir(parents=True)
+            (out / "trainer_state.json").write_text("{}")
+            mark(out, sft.COMMAND, kind="model", identity=sft.run_identity(data_args, training_args, model_args))
 
-    monkeypatch.setattr(frontier, "run", fake_run)
-    cfg = frontier.FrontierConfig(spec=str(SPEC))
-    frontier.run_frontier(cfg, spec)
-    assert calls == ["evaluation", "training.replay", "training.sft", "evaluation", "training.sft", "evaluation"]
+    monkeypatch.setattr(stages, "run_step", fake_run)
+    points = {name: {"recipe": str(RECIPE), "output_dir": str(tmp_path / "models" / name)} for name in ("a", "b")}
+    plan = Plan(
+        models={"base": {}, **points},
+        eval={"synthetic_kv_val": "all", "nq_closed_val": "all"},
+        batch_size=64,
+        precision="fp32",
+        results_dir=str(tmp_path / "results"),
+        replay_dir=str(tmp_path / "replay"),
+    )
+    run_plan(plan, only=["replay", "train", "eval"])
+    assert calls == ["evaluation", "training.replay", "training.sft", "training.sft", *["evaluation"] * 3]
     calls.clear()
-    frontier.run_frontier(cfg, spec)
-    assert calls == ["training.sft", "training.sft"]  # training.sft itself skips a finished run
+    assert run_plan(plan, only=["replay", "train", "eval"]) == [] and calls == []
 
 
 def test_model_card_says_how_the_recipe_was_chosen(tmp_path):
-    from model_cards.__main__ import main as card_main
+    from model_cards.__main__ import main as reports_main
 
-    spec = frontier.FrontierSpec(
-        base_recipe=str(SPEC.parent / "sft/smollm2_kv_600_full.yaml"),
-        out=str(tmp_path / "frontier"),
-        points={"keeps": {"learning_rate": 5e-5}},
-    )
+    def card_main(argv):
+        return reports_main(["card", *argv])
+
     results = tmp_path / "frontier" / "results"
     write_point(results / "base", kv_right=1, closed_right=[0, 1, 2])
     write_point(results / "keeps", kv_right=10, closed_right=[0, 1, 2, 3])
-    frontier.write_frontier(spec)
+    frontier.write_frontier(results, {"keeps": {"recipe": str(RECIPE), "learning_rate": 5e-5}}, tmp_path / "frontier")
     card = tmp_path / "card"
     argv = ["--base_results", str(results / "base"), "--finetuned_results", str(results / "keeps")]
     argv += ["--out", str(card), "--model_id", "org/m", "--frontier", str(tmp_path / "frontier" / "frontier.json")]

@@ -1,5 +1,5 @@
 """Release validation on a tiny fixture: a staged dataset repo that loads, a model repo that generates, cards
-that parse — and clear failures when a piece is missing. Also the resumable stage runner."""
+that parse — and clear failures when a piece is missing. Also the release plan's last stages on the runner."""
 
 import json
 import shutil
@@ -9,12 +9,14 @@ from fixture_data import liu_kv_rows, write_fixture_results, write_oracle, write
 from huggingface_hub import ModelCard
 from tiny_model import save_tiny_model
 
-from hub_release import pipeline
-from hub_release.pipeline import ReleaseConfig, run_release
+from hub_release import release
+from hub_release.release import STAGE_COMMAND, assemble_release, push_release, validate_release
 from hub_release.validate import ReleaseValidationError, validate_dataset_repo, validate_model_repo
 from infra.model_folder import ModelFolderError
 from infra.outputs import mark
-from model_cards.render import inputs_from_folders, write_card
+from model_cards.card import inputs_from_folders, write_card
+from pipeline.plan import Plan
+from pipeline.runner import run_plan
 
 
 @pytest.fixture
@@ -25,26 +27,18 @@ def staged(tmp_path):
     write_fixture_results(base, "mdqa_10docs", {"1": 6, "5": 2, "10": 4})
     write_fixture_results(ft, "mdqa_10docs", {"1": 7, "5": 5, "10": 5})
     cards = write_card(inputs_from_folders(base, ft, "someone/tiny"), tmp_path / "cards").parent
-    shutil.copytree(cards, model, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)  # as the stage stage does
-    mark(dataset, pipeline.STAGE_COMMAND, kind="dataset", hash_files=False)
-    mark(model, pipeline.STAGE_COMMAND, kind="model", hash_files=False)
+    shutil.copytree(cards, model, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)  # as assemble does
+    mark(dataset, STAGE_COMMAND, kind="dataset", hash_files=False)
+    mark(model, STAGE_COMMAND, kind="model", hash_files=False)
     return dataset, model
 
 
-def push_config(tmp_path, **kwargs) -> ReleaseConfig:
-    """A release of the ``staged`` fixture whose staged repos passed the validate stage."""
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("output_dir: x\n")
-    cfg = ReleaseConfig(
-        recipe=str(recipe),
-        release_dir=str(tmp_path / "release"),
-        state_dir=str(tmp_path / "state"),
-        model_repo="me/m",
-        dataset_repo="me/d",
-        **kwargs,
-    )
-    assert run_release(cfg, only=["validate"]) == ["validate"]
-    return cfg
+def validated(tmp_path):
+    """The ``staged`` fixture's release, once it passed the validate stage (recorded in its model repo's marker)."""
+    root = tmp_path / "release"
+    validate_release(root)
+    assert release.is_validated(root)
+    return root
 
 
 def test_valid_release_passes(staged):
@@ -75,41 +69,9 @@ def test_empty_dataset_repo_fails(staged, tmp_path):
         validate_dataset_repo(dataset)
 
 
-def test_stages_resume_from_markers(tmp_path, monkeypatch):
-    calls = []
-    fake = [(name, (lambda n: lambda cfg: calls.append(n) or {"ok": n})(name)) for name in pipeline.STAGE_NAMES]
-    monkeypatch.setattr(pipeline, "STAGES", fake)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"output_dir: {tmp_path / 'models' / 'x'}\n")
-    cfg = ReleaseConfig(recipe=str(recipe), **tmp_dirs(tmp_path))
-
-    assert run_release(cfg) == pipeline.STAGE_NAMES
-    calls.clear()
-    # finished stages are skipped; the push (a dry run without a token) always runs again
-    assert run_release(cfg) == ["push"] and calls == ["push"]
-    assert run_release(cfg, force=["cards"]) == ["cards", "push"]
-    assert json.loads((tmp_path / "state_dir" / "train.done").read_text())["ok"] == "train"
-    with pytest.raises(ValueError, match="unknown stage"):
-        run_release(cfg, force=["nope"])
-
-
-def tmp_dirs(root) -> dict[str, str]:
-    """Every folder a release writes, under ``root`` (the defaults are relative to the repository)."""
-    names = ("dataset_dir", "base_model_dir", "results_dir", "cards_dir", "release_dir", "state_dir")
-    return {name: str(root / name) for name in names}
-
-
-def test_bad_eval_plan_is_one_clear_error(tmp_path):
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("output_dir: x\n")
-    with pytest.raises(ValueError, match="task:limit"):
-        ReleaseConfig(recipe=str(recipe), eval_plan=["nq_closed"])
-
-
 def test_push_without_token_prints_plan_and_never_a_token(staged, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    cfg = push_config(tmp_path)
-    record = pipeline.stage_push(cfg)
+    record = push_release(validated(tmp_path), "me/d", "me/m")
     out = capsys.readouterr().out
     assert record["pushed"] is False
     assert "to dataset repo me/d" in out and "to model repo me/m" in out and "README.md" in out
@@ -137,24 +99,27 @@ def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys
     dataset = write_synthetic_dataset(tmp_path / "build" / "dataset")
     base = save_tiny_model(tmp_path / "build" / "base", seed=0)
     finetuned = save_tiny_model(tmp_path / "build" / "ft", seed=1)
+    (finetuned / "trainer_state.json").write_text('{"global_step": 1}')
     mark(finetuned, "training.sft", kind="model")  # as training leaves its output_dir
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"output_dir: {finetuned}\n")
-    cfg = ReleaseConfig(
+    plan = Plan(
+        datasets=[],
         dataset_dir=str(dataset),
-        base_model_dir=str(base),
-        recipe=str(recipe),
+        base_model=str(base),
+        models={"base": {}, "finetuned": {"recipe": str(recipe)}},
         data_dir=str(data),
         results_dir=str(tmp_path / "results"),
-        cards_dir=str(tmp_path / "cards"),
+        card=str(tmp_path / "cards"),
+        card_model="finetuned",
         release_dir=str(tmp_path / "release"),
-        state_dir=str(tmp_path / "state"),
-        eval_plan=["synthetic_kv:1", "mdqa_10docs:1", "nq_closed:2"],
+        eval={"synthetic_kv": 1, "mdqa_10docs": 1, "nq_closed": 2},
+        batch_size=8,
         model_repo="me/tiny-kv",
         dataset_repo="me/tiny-kv-data",
     )
-    stages = ["eval_base", "eval_finetuned", "cards", "stage", "validate", "push"]
-    assert run_release(cfg, only=stages) == stages
+    stages = ["eval:base", "eval:finetuned", "card", "assemble", "validate", "push"]
+    assert run_plan(plan, only=["eval", "card", "assemble", "validate", "push"]) == stages
 
     model_repo = tmp_path / "release" / "model"
     card = ModelCard.load(model_repo / "README.md")
@@ -166,46 +131,41 @@ def test_release_stages_end_to_end_on_tiny_fixture(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert "would upload" in out and "model repo me/tiny-kv" in out
     # resumable: a second run only repeats the dry-run push
-    assert run_release(cfg, only=stages) == ["push"]
-
-
-def test_train_stage_reuses_a_finished_model(tmp_path, monkeypatch):
-    finetuned = save_tiny_model(tmp_path / "ft")
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"output_dir: {finetuned}\n")
-    monkeypatch.setattr(pipeline, "run_command", lambda cmd: pytest.fail(f"retrained: {cmd}"))
-    assert pipeline.stage_train(ReleaseConfig(recipe=str(recipe)))["reused"] is True
-    (finetuned / "checkpoint-10").mkdir()  # an interrupted run is resumed, not reused
-    calls = []
-    monkeypatch.setattr(pipeline, "run_command", calls.append)
-    pipeline.stage_train(ReleaseConfig(recipe=str(recipe)))
-    assert calls and calls[0][-2:] == ["--config", str(recipe)]
+    assert run_plan(plan, only=["eval", "card", "assemble", "validate", "push"]) == ["push"]
+    base_results = json.loads((tmp_path / "results" / "base" / "nq_closed.json").read_text())
+    assert base_results["eval_setting"]["batch_size"] == 8, "the plan's setting is recorded in every results file"
 
 
 def test_stage_checks_its_inputs_before_touching_the_staged_release(staged, tmp_path):
     _, model = staged
     before = sorted(p.relative_to(model) for p in model.rglob("*"))
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"output_dir: {tmp_path / 'never-trained'}\n")
-    cfg = ReleaseConfig(
-        recipe=str(recipe), dataset_dir=str(tmp_path / "release" / "dataset"), release_dir=str(tmp_path / "release")
-    )
+    dataset, root = tmp_path / "release" / "dataset", tmp_path / "release"
     with pytest.raises(ValueError, match="holds no finished model; run the train stage"):
-        pipeline.stage_stage(cfg)
+        assemble_release(dataset, tmp_path / "never-trained", tmp_path / "cards", root, model_finished=False)
     assert sorted(p.relative_to(model) for p in model.rglob("*")) == before, "the staged model was not touched"
 
 
 def test_outputs_of_every_selected_stage_are_checked_before_the_first_runs(tmp_path, monkeypatch):
+    from pipeline import stages
+
     calls = []
-    monkeypatch.setattr(
-        pipeline, "STAGES", [(n, lambda cfg, n=n: calls.append(n) or {}) for n in pipeline.STAGE_NAMES]
-    )
+    monkeypatch.setattr(stages, "run_step", calls.append)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"output_dir: {tmp_path / 'ft'}\n")
-    dirs = tmp_dirs(tmp_path)
     (tmp_path / "cards_dir").write_text("a file where the cards folder goes")
+    plan = Plan(
+        models={"base": {}, "finetuned": {"recipe": str(recipe)}},
+        eval={"nq_closed": 2},
+        batch_size=8,
+        datasets=["smollm2_kv_600"],
+        dataset_dir=str(tmp_path / "dataset"),
+        base_model=str(tmp_path / "base"),
+        results_dir=str(tmp_path / "results"),
+        card=str(tmp_path / "cards_dir"),
+        card_model="finetuned",
+    )
     with pytest.raises(ValueError, match="cards_dir is a file"):
-        run_release(ReleaseConfig(recipe=str(recipe), **dirs))
+        run_plan(plan, only=["dataset", "eval", "card"])
     assert calls == [], "nothing ran: the dataset stage would have been wasted"
 
 
@@ -234,16 +194,30 @@ def test_push_pins_the_card_to_the_dataset_commit_it_pushed(staged, tmp_path, mo
     write_fixture_results(ft, "synthetic_kv", {"smollm2_kv_600 depth 0.50": 9})
     card = write_card(inputs_from_folders(base, ft, "me/m", datasets=["me/d"]), tmp_path / "cards2")
     shutil.copy(card, tmp_path / "release" / "model" / "README.md")
-    cfg = push_config(tmp_path)
+    root = validated(tmp_path)
 
-    record = pipeline.stage_push(cfg)
+    record = push_release(root, "me/d", "me/m")
     assert [repo for repo, _ in pushed] == ["me/d", "me/m"] and record["dataset_revision"] == "commit-of-me/d"
     card = ModelCard.load(tmp_path / "release" / "model" / "README.md")
     revisions = {(r.dataset_type, r.dataset_revision) for r in card.data.eval_results}
     # the synthetic results name the dataset commit just pushed; Liu et al.'s files have no Hub revision
     assert revisions == {("me/d", "commit-of-me/d"), ("nelson-liu/lost-in-the-middle", None)}
     assert pushed[1][1].data.eval_results == card.data.eval_results, "the model was pushed with the pinned card"
-    assert pipeline.stage_push(cfg)["pushed"], "the pinned card is what validate now vouches for: a rerun pushes"
+    assert push_release(root, "me/d", "me/m")["pushed"], "the pinned card is what validate vouches for: a rerun pushes"
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ValueError, match="HF_HUB_OFFLINE is set"):
-        pipeline.stage_push(cfg)
+        push_release(root, "me/d", "me/m")
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and b"hf_secret" in p.read_bytes()]
+    assert written == [], "the token is in no file the push or the pin wrote"
+
+
+def test_push_uploads_only_what_validation_accepted(staged, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    root = tmp_path / "release"
+    with pytest.raises(ValueError, match="has not passed validation; run --only validate"):
+        push_release(root, "me/d", "me/m")
+    validated(tmp_path)
+    (root / "model" / "README.md").write_text((root / "model" / "README.md").read_text() + "\nedited after\n")
+    assert not release.is_validated(root), "the validate stage is not done any more: it runs again"
+    with pytest.raises(ValueError, match="changed since it was validated"):
+        push_release(root, "me/d", "me/m")

@@ -99,4 +99,5 @@ def test_defaults_are_the_papers_gpt35_setting(tmp_path, monkeypatch, capsys):
     assert re.search(r"^OPENAI_EPOCHS \?= 3$", makefile, re.M) and "--n-epochs $(OPENAI_EPOCHS)" in makefile
     cfg = load_config(config)
     assert (cfg.task, cfg.train_size, cfg.num_dicts, cfg.tokenizer) == ("multi_subkey_kv", 150, 49, "cl100k_base")
-    assert "openai-finetune: $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl" in makefile
+    builds = "--configs $(OPENAI_CONFIG)\n\t$(PY) -m training.openai_finetune"  # the config it submits is built first
+    assert builds + " --train $(DATASET_DIR)/openai/$(OPENAI_CONFIG)/train.jsonl" in makefile

@@ -1,14 +1,15 @@
 """The paper's Table 2 for the embedded model: base vs finetuned on synthetic KV and on the baseline data.
 
 Reads one results folder per model (``python -m evaluation run --out <results>/<label>``), all evaluated on the same
-suites and examples, and writes ``table.md``, ``table.json`` and ``table.png`` to ``--out``::
+tasks and examples under one evaluation setting (a mix is refused), and writes ``table.md``, ``table.json`` and
+``table.png`` to ``--out``::
 
-    .venv/bin/python -m evaluation.paper_table --results build/paper/results \
+    .venv/bin/python -m model_cards paper-table --results build/paper/results \
         --models base,synthetic,synthetic_template,mdqa,niah --out build/paper
 
 Every cell is a score with its 95% Wilson interval; for a finetuned model also the change from the base and the
 exact McNemar p-value of that change, paired example by example (same prompts, so the paired test is the right one,
-and much tighter than comparing two intervals). Per MDQA suite: the position gap (best minus worst gold position).
+and much tighter than comparing two intervals). Per MDQA task: the position gap (best minus worst gold position).
 The format-leakage probe: the share of a model's answers to non-KV prompts (MDQA, Liu KV, closed-book NQ) that use
 the synthetic KV answer phrasing ("Dictionary [...]", "value of key", "... and it is in ...").
 """
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.metrics import paired_change, wilson_interval
-from evaluation.results import load_results, read_samples
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from evaluation.results import check_one_setting, load_results, read_samples
+from infra.cli import UserError
 from infra.outputs import check_results_folder
 
 
@@ -32,7 +32,7 @@ class Column:
     title: str
     task: str
     metric: str
-    position: str | None = None  # one gold position of a positional suite; None = all examples
+    position: str | None = None  # one gold position of a positional task; None = all examples
 
 
 # The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
@@ -46,7 +46,7 @@ COLUMNS = (
     Column("NQ closed-book", "nq_closed", "best_subspan_em"),
 )
 GAP_TASKS = ("mdqa_10docs", "mdqa_20docs")
-# Suites whose answers should never look like a KV answer: the leakage probe reads their predictions.
+# Tasks whose answers should never look like a KV answer: the leakage probe reads their predictions.
 NON_KV_TASKS = ("mdqa_10docs", "mdqa_20docs", "liu_kv_10keys", "nq_closed")
 # The KV answer "The value of key K is V and it is in Dictionary [N]." leaks whole or as its clause: measured on the
 # first table, the synthetic model answered "The country music hall of fame is in New York City and it is in New
@@ -98,7 +98,7 @@ def cell(model: dict[str, float], base: dict[str, float] | None) -> dict:
 
 
 def position_gap(results: dict, task: str) -> float:
-    """Best minus worst gold position of a positional suite (the "lost in the middle" size)."""
+    """Best minus worst gold position of a positional task (the "lost in the middle" size)."""
     by_position = results[task]["by_position"]
     metric = results[task]["primary_metric"]
     scores = [v[metric]["score"] for v in by_position.values()]
@@ -112,7 +112,7 @@ def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:
 
 
 def compute_time(results: dict[str, dict]) -> dict:
-    """What one model cost, from its results files: each suite's generation seconds (``timing``) and the training
+    """What one model cost, from its results files: each task's generation seconds (``timing``) and the training
     run's ``train_runtime`` (recorded from its ``trainer_state.json`` when it was evaluated; none for the base).
     Model loading and process start-up are not counted, a resumed run counts only its last session, and a machine
     shared with other jobs inflates both: an end-to-end wall-clock time needs an uncontended ``time make paper-table``.
@@ -129,7 +129,8 @@ def build_table(cfg: TableConfig) -> dict:
     root = Path(cfg.results)
     base_label, *tuned = cfg.labels
     results = {label: load_results(root / label) for label in cfg.labels}
-    table = {"columns": [c.title for c in COLUMNS], "models": {}}
+    # one setting for every cell: the paired test compares models, not batch sizes or precisions
+    table = {"columns": [c.title for c in COLUMNS], "models": {}, "eval_setting": check_one_setting(results)}
     for label in cfg.labels:
         folder = root / label
         base = None if label == base_label else root / base_label
@@ -288,18 +289,3 @@ def write_table(cfg: TableConfig) -> Path:
     (out / "table.md").write_text(render_markdown(table) + "\n")
     render_plot(table, out / "table.png")
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(TableConfig, argv, "python -m evaluation.paper_table", __doc__.splitlines()[0])
-        out = write_table(cfg)
-    except USER_ERRORS as err:
-        return fail(err)
-    print((out / "table.md").read_text())
-    print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'table.png'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

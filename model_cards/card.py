@@ -2,8 +2,9 @@ r"""Render the finetuned model's Hub card from results files: ``model-index`` ev
 them), a base-vs-finetuned table per task and position, a position-accuracy plot beside the card, the recipe
 and the command that trained it, and which offline variant produced every number.
 
-    .venv/bin/python -m model_cards --base-results build/results/base --finetuned-results build/results/finetuned \
-        --out build/cards --model-id your-name/SmolLM2-135M-Instruct-kv-needles
+    .venv/bin/python -m model_cards card --base-results build/results/base \
+        --finetuned-results build/results/finetuned --out build/cards \
+        --model-id your-name/SmolLM2-135M-Instruct-kv-needles
 
 Nothing here computes a score: every number on the card is read from a results JSON, so the card cannot
 drift from the evaluation. The results files ship beside the card (``eval_results/{base,finetuned}/<task>.json``)
@@ -23,13 +24,15 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from dataset_builder.card import DEFAULT_REPO_ID
 from evaluation.metrics import paired_change
-from evaluation.results import load_results, read_samples
+from evaluation.results import check_one_setting, describe_setting, load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import staged_folder
+from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
 
-COMMAND = "python -m model_cards"  # recorded in the card folder's marker
+# Recorded in the card folder's marker (the entry point's name before it had subcommands: cards rendered before stay
+# this command's own, replaced by a rebuild instead of refused as someone else's folder).
+COMMAND = "python -m model_cards"
 HUB_URL = "https://huggingface.co"
 RESULTS_SUBDIR = "eval_results"  # <card folder>/eval_results/{base,finetuned}/<task>.json
 
@@ -38,7 +41,6 @@ PAPER_PLOT_NAME = "paper_table.png"
 FRONTIER_PLOT_NAME = "recipe_frontier.png"
 LICENSE = "apache-2.0"  # SmolLM2 is Apache-2.0 and so is this finetune
 DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-DEFAULT_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 # What each suite measures, for the card's reader and for the Hub's task_type/dataset fields.
 SUITE_INFO = {
     "synthetic_kv": ("Synthetic KV retrieval (held-out)", "text-generation"),
@@ -70,9 +72,9 @@ class CardInputs:
     train_command: str = f"python -m training.sft --config {DEFAULT_RECIPE}"
     tags: list[str] = field(default_factory=lambda: ["long-context", "retrieval", "synthetic-data", "sft"])
     dataset_revision: str | None = None  # Hub commit of the dataset repo the synthetic test sets were read from
-    paper_table: dict | None = None  # evaluation.paper_table's table.json: this recipe vs the baseline data
+    paper_table: dict | None = None  # model_cards.paper_table's table.json: this recipe vs the baseline data
     paper_plot: Path | None = None  # its table.png
-    frontier: dict | None = None  # training.frontier's frontier.json: how the recipe's settings were chosen
+    frontier: dict | None = None  # model_cards.frontier's frontier.json: how the recipe's settings were chosen
     frontier_plot: Path | None = None  # its frontier.png
 
 
@@ -146,7 +148,7 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
         name, task_type = SUITE_INFO.get(res["suite"], (res["suite"], "text-generation"))
         primary = res["primary_metric"]
         synthetic = res["suite"] not in DATA_SOURCE  # read from the project's dataset repo, by config
-        dataset_repo = inputs.datasets[0] if inputs.datasets else DEFAULT_REPO_ID
+        dataset_repo = inputs.datasets[0] if inputs.datasets else DATASET_REPO_ID
         source = f"{RESULTS_SUBDIR}/finetuned/{task}.json"
         for config, overall, positions in model_index_groups(res):
             entries = [("overall", m, overall[m]) for m in [primary] + [m for m in overall if m != primary]]
@@ -284,11 +286,23 @@ def plot_positions(inputs: CardInputs, path: Path) -> Path | None:
     return path
 
 
-def paper_section(table: dict | None) -> str:
+def setting_note(table: dict, setting: dict) -> str:
+    """A line when a table section was measured under another evaluation setting than the card's results: its
+    numbers are comparable within the section, not with the results above (bf16 answers depend on the batch)."""
+    recorded = table.get("eval_setting")
+    if not recorded or not setting or recorded == setting:
+        return ""
+    return (
+        f"Measured under another evaluation setting ({describe_setting(recorded)}) than the results above "
+        f"({describe_setting(setting)}): compare its rows with each other, not with the table above.\n\n"
+    )
+
+
+def paper_section(table: dict | None, setting: dict | None = None) -> str:
     """The paper-table comparison (same recipe on synthetic vs factual baseline data), rendered from its JSON."""
     if not table:
         return ""
-    from evaluation.paper_table import claim_checks, render_markdown, verdicts
+    from model_cards.paper_table import claim_checks, render_markdown, verdicts
 
     claims = claim_checks(table)
     checked = "The paper's claims, checked on this table:\n\n" + "\n".join(claims) + "\n\n" if claims else ""
@@ -296,29 +310,34 @@ def paper_section(table: dict | None) -> str:
         "## Does the paper's effect reproduce?\n\n"
         "The same recipe trained on the synthetic KV data and on factual long-context baselines (MDQA-style and "
         "needle-style data from the NQ train half), all evaluated on the NQ eval half and the same prompts "
-        "(`make paper-table`, `evaluation/paper_table.py`):\n\n"
-        f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n"
+        "(`make paper-table`, `model_cards/paper_table.py`):\n\n"
+        + setting_note(table, setting or {})
+        + f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n"
         + "\n".join(verdicts(table))
         + "\n\n"
         + checked
     )
 
 
-def frontier_section(table: dict | None) -> str:
+def frontier_section(table: dict | None, setting: dict | None = None) -> str:
     """How the recipe was chosen: the recipe frontier on validation data, rendered from its JSON."""
     if not table:
         return ""
-    from training.frontier import render_markdown
+    from model_cards.frontier import render_markdown
 
     return (
         "## How the recipe was chosen\n\n"
         "Learning rate, steps, LoRA and replay mixing were compared on validation data only (the `_val` KV sets "
         "and the NQ val quarter; never the numbers reported above) with `make recipe-frontier`:\n\n"
-        f"{render_markdown(table)}\n\n![recipe frontier]({FRONTIER_PLOT_NAME})\n\n"
+        + setting_note(table, setting or {})
+        + f"{render_markdown(table)}\n\n![recipe frontier]({FRONTIER_PLOT_NAME})\n\n"
     )
 
 
-def render_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
+def render_model_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
+    # base and finetuned were measured under one evaluation setting, or the card is not rendered
+    setting = check_one_setting({"base": inputs.base_results, "finetuned": inputs.finetuned_results})
+    sections = paper_section(inputs.paper_table, setting) + frontier_section(inputs.frontier, setting)
     data = ModelCardData(
         model_name=inputs.model_id.split("/")[-1],
         base_model=inputs.base_model,
@@ -359,7 +378,7 @@ Recipe `{inputs.recipe_path}`, trained with:
 {inputs.train_command}
 ```
 
-{paper_section(inputs.paper_table)}{frontier_section(inputs.frontier)}{recipe}## Evaluation details and data variants
+{sections}{recipe}## Evaluation details and data variants
 
 {chr(10).join(provenance(inputs))}
 
@@ -386,7 +405,7 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
     out_dir = Path(out_dir)
     with staged_folder(out_dir, COMMAND, force) as tmp:
         plot = plot_positions(inputs, tmp / PLOT_NAME)
-        render_card(inputs, PLOT_NAME if plot else None).save(tmp / "README.md")
+        render_model_card(inputs, PLOT_NAME if plot else None).save(tmp / "README.md")
         if inputs.paper_table:
             (tmp / "paper_table.json").write_text(json.dumps(inputs.paper_table, indent=2) + "\n")
             if inputs.paper_plot:
@@ -431,6 +450,7 @@ def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:
     """Both folders must exist and hold results of the current schema (``load_results`` says which file is wrong)."""
     base, ft = load_results(base_dir), load_results(finetuned_dir)
+    check_one_setting({"base": base, "finetuned": ft})  # before any samples are read
     kwargs.setdefault("base_samples", {task: read_samples(base_dir, task) for task in base})
     kwargs.setdefault("finetuned_samples", {task: read_samples(finetuned_dir, task) for task in ft})
     recipe = Path(kwargs.get("recipe_path", DEFAULT_RECIPE))
