@@ -23,6 +23,7 @@ from evaluation.runner import RunConfig, check_batch_settings
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.outputs import check_output_file
+from infra.project import split_list
 
 COMMANDS = ("run", "list", "bench", "lm-eval")
 
@@ -86,10 +87,9 @@ def run_command(command: str, argv: list[str]) -> None:
         from evaluation.harness import run_lm_eval
 
         cfg = parse_config(LmEvalConfig, argv, prog, "lm-eval HF backend on named tasks")
-        tasks = [t.strip() for t in cfg.tasks.split(",") if t.strip()]
         run_lm_eval(
             cfg.model,
-            tasks,
+            split_list(cfg.tasks),
             Path(cfg.out),
             limit=cfg.limit,
             include_path=cfg.include_path,

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from dataset_builder.card import DEFAULT_REPO_ID
 from evaluation.metrics import paired_change
 from evaluation.results import load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import staged_folder
+from infra.project import DATASET_REPO_ID as DEFAULT_REPO_ID
 
 COMMAND = "python -m model_cards"  # recorded in the card folder's marker
 HUB_URL = "https://huggingface.co"
