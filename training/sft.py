@@ -201,10 +201,7 @@ def looks_local(name: str) -> bool:
     a Hub id), or with a first component that exists."""
     path = Path(name)
     return (
-        not is_hub_id(name)
-        or path.suffix in FILE_BUILDERS
-        or path.parts[0] == "build"
-        or Path(path.parts[0]).is_dir()
+        not is_hub_id(name) or path.suffix in FILE_BUILDERS or path.parts[0] == "build" or Path(path.parts[0]).is_dir()
     )
 
 
