@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataset_builder.card import DEFAULT_REPO_ID
 from dataset_builder.config import load_config, named_configs
 from infra.cli import USER_ERRORS, Interrupted, fail, parse_config
+from infra.project import DATASET_REPO_ID
 
 
 @dataclass
@@ -37,7 +37,7 @@ class PushConfig:
     """``push``: upload the folder to the Hub (HF_TOKEN set) or print the upload plan."""
 
     folder: Path = field(metadata={"help": "A folder written by `build`."})
-    repo_id: str = field(default=DEFAULT_REPO_ID, metadata={"help": "Hub dataset repo, <org>/<name>."})
+    repo_id: str = field(default=DATASET_REPO_ID, metadata={"help": "Hub dataset repo, <org>/<name>."})
 
 
 @dataclass

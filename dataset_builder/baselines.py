@@ -7,8 +7,8 @@ Wikipedia passage), in the synthetic configs' row schema and token budget, so on
 
 ``mdqa``: multi-document QA as Liu et al. pose it, rendered with ``evaluation/tasks/mdqa.yaml``'s prompt and
 document templates: the question's gold passage among the BM25-closest other gold passages that hold none of its
-answers (``evaluation/mdqa.py`` ranks, places and renders them), gold at a random position. Train row 0 of
-``smollm2_mdqa_600`` (567 tokens; passages cut here with [...], long lines wrapped)::
+answers (``sources/nq_distractors.py`` ranks and places them, the mdqa task renders them), gold at a random
+position. Train row 0 of ``smollm2_mdqa_600`` (567 tokens; passages cut here with [...], long lines wrapped)::
 
     Write a high-quality answer for the given question using only the provided search results (some of which
     might be irrelevant).
@@ -24,12 +24,13 @@ answers (``evaluation/mdqa.py`` ranks, places and renders them), gold at a rando
     -> till September
 
 ``niah``: needle in a haystack. The needle is ONE factual sentence: the sentence of the gold passage that holds the
-answer (normalised as ``evaluation.metrics.normalize_answer`` does; the whole gold passage text when no single
+answer (normalised as ``sources.nq_open.normalize_answer`` does; the whole gold passage text when no single
 sentence holds it). It is inserted as its own paragraph at a random paragraph boundary of a haystack of real passage
 texts (other questions' gold passages holding none of the answers, in random order), each passage one line; no
-titles, no document numbers. The prompt wording is ours (``NIAH_INSTRUCTION``; ``NIAH_QUESTION`` is the question-
-and-answer tail of Liu et al.'s MDQA and closed-book prompts). Train row 1 of ``smollm2_niah_600`` (581 tokens,
-needle at paragraph index 1 of 6; passages cut here with [...], long lines wrapped)::
+titles, no document numbers. The prompt wording is ours (``NIAH_INSTRUCTION``; ``NIAH_QUESTION`` is the closed-book
+prompt ``sources.nq_open.CLOSED_BOOK_PROMPT``, the question-and-answer tail of Liu et al.'s MDQA prompt). Train row 1
+of ``smollm2_niah_600`` (581 tokens, needle at paragraph index 1 of 6; passages cut here with [...], long lines
+wrapped)::
 
     Read the following text and answer the question that comes after it.
 
@@ -50,7 +51,7 @@ needle at paragraph index 1 of 6; passages cut here with [...], long lines wrapp
     Answer:
     -> Xiu Li Dai
 
-Which questions: the ``train`` half of ``evaluation/nq_halves.py`` only (every NQ-based evaluation uses the ``eval``
+Which questions: the ``train`` half of ``sources/nq_halves.py`` only (every NQ-based evaluation uses the ``eval``
 half). ``usable_train_half`` drops a train-half question whose gold passage overlaps an eval-half question's gold
 passage (equal up to whitespace, or one inside the other), that has no answer in its gold passage text, or whose
 answers leave fewer than MIN_ANSWER_FREE answer-free passages. Rows, distractors and haystack passages come from the
@@ -79,27 +80,21 @@ from pathlib import Path
 from rank_bm25 import BM25Okapi
 
 from dataset_builder import schema
-from dataset_builder.config import BASELINE_TASKS, ConfigError, KVConfig
+from dataset_builder.config import BASELINE_TASKS, DEFAULT_SOURCE_FILE, ConfigError, KVConfig
 from dataset_builder.generate import MAX_ATTEMPTS, PositionDraw, draw_position, gold_index, row_rng
 from dataset_builder.tokens import TokenCounter
-from evaluation.mdqa import (
-    NQQuestion,
-    Passage,
-    build_distractor_index,
-    choose_distractors,
-    contains_answer,
-    load_nq_oracle,
-    place_gold,
-    rank_distractors,
-    render_mdqa_prompt,
-)
-from evaluation.metrics import normalize_answer
-from evaluation.nq_halves import split_halves
+
+# The one import from the evaluation floor, on purpose: MDQA rows are rendered by the evaluation's own mdqa task (its
+# prompt and document templates, evaluation/tasks/mdqa.yaml), so a baseline's training prompt is byte for byte the
+# prompt a model is scored on. A copy of the templates here could drift from the evaluation's unnoticed.
 from evaluation.tasks import TaskConfig, load_task
+from sources.nq_distractors import build_distractor_index, choose_distractors, place_gold, rank_distractors
+from sources.nq_halves import split_halves
+from sources.nq_open import CLOSED_BOOK_PROMPT, NQQuestion, Passage, contains_answer, load_nq_oracle, normalize_answer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NIAH_INSTRUCTION = "Read the following text and answer the question that comes after it."
-NIAH_QUESTION = "Question: {question}\nAnswer:"
+NIAH_QUESTION = CLOSED_BOOK_PROMPT
 # The schema's gold_value is an integer; a factual answer has none.
 NO_VALUE = -1
 # Filling skips a passage that would overshoot the budget and ends at the MAX_SKIPS-th such passage: passages vary
@@ -132,8 +127,7 @@ def resolve_source(cfg: KVConfig) -> Path:
     looked = " or ".join(str(c) for c in candidates)
     raise ConfigError(
         f"config field 'source_file': {cfg.source_file} not found (looked for {looked}); point it at Liu et al.'s "
-        "nq-open-oracle-dev.jsonl.gz (github.com/nelson-liu/lost-in-the-middle), e.g. "
-        "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
+        f"nq-open-oracle-dev.jsonl.gz (github.com/nelson-liu/lost-in-the-middle), e.g. {DEFAULT_SOURCE_FILE}"
     )
 
 
@@ -352,7 +346,7 @@ def mdqa_example(
     position = draw_position(cfg, rng, row_index)
 
     def render(others: list[Passage], index: int) -> tuple[str, str]:
-        return render_mdqa_prompt(task, q.question, place_gold(q.gold, others, index + 1)), str(index + 1)
+        return task.render_mdqa_prompt(q.question, place_gold(q.gold, others, index + 1)), str(index + 1)
 
     if cfg.num_dicts is not None:
         try:
@@ -451,7 +445,8 @@ def example_to_row(cfg: KVConfig, split: str, index: int, question: str, ex: Exa
     )
 
 
-def make_row(cfg: KVConfig, split: str, index: int, source: Source, draw: DrawExample) -> dict:
+def make_baseline_row(cfg: KVConfig, split: str, index: int, source: Source, draw: DrawExample) -> dict:
+    """Row ``index`` of ``split``: its question's example, redrawn (up to MAX_ATTEMPTS) until it fits the budget."""
     qi = question_index(cfg, split, index)
     for attempt in range(MAX_ATTEMPTS):
         example = draw(qi, row_rng(cfg, split, index, attempt), index)
@@ -469,14 +464,16 @@ def make_row(cfg: KVConfig, split: str, index: int, source: Source, draw: DrawEx
     )
 
 
-def build_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
+def build_baseline_splits(
+    cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None
+) -> dict[str, list[dict]]:
     """All splits of an mdqa or niah config; train and test use disjoint questions, so never share a prompt."""
     if cfg.task not in BASELINE_TASKS:
-        raise ValueError(f"task {cfg.task!r} is not a baseline task; generate.build_splits builds it")
+        raise ValueError(f"task {cfg.task!r} is not a baseline task; generate.build_kv_splits builds it")
     source = load_source(cfg)
     draw = example_drawer(cfg, source, counter)
     splits: dict[str, list[dict]] = {}
     for split, size in cfg.splits.items():
-        rows = (make_row(cfg, split, index, source, draw) for index in range(size))
+        rows = (make_baseline_row(cfg, split, index, source, draw) for index in range(size))
         splits[split] = list(progress(rows, total=size, desc=f"{cfg.name}/{split}") if progress else rows)
     return splits

@@ -44,12 +44,12 @@ def bench_config(name: str, samples: int) -> dict:
 
 
 @dataclass
-class BenchConfig:
+class DatasetBenchConfig:
     scale: float = field(default=1.0, metadata={"help": "Multiply the sample counts (0.1: a smoke run)."})
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_config(BenchConfig, argv, "python -m dataset_builder.bench", __doc__.splitlines()[0])
+    args = parse_config(DatasetBenchConfig, argv, "python -m dataset_builder.bench", __doc__.splitlines()[0])
     cpu = cpu_model_name()
     print(f"CPU: {cpu}, {usable_cores()} cores (generation is single-threaded)")
     for name, samples in CASES:

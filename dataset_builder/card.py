@@ -10,17 +10,24 @@ import statistics
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import yaml
 from datasets import DatasetInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builder.baselines import MIN_ANSWER_FREE
 from dataset_builder.builder import CITATION
-from dataset_builder.config import AUTHORS_TOP_RANGE, BASELINE_TASKS, DEFAULT_CONFIG, KVConfig, config_from_dict
+from dataset_builder.config import (
+    AUTHORS_TOP_RANGE,
+    BASELINE_TASKS,
+    DEFAULT_CONFIG,
+    ConfigError,
+    KVConfig,
+    config_from_dict,
+)
 from dataset_builder.schema import FEATURES, FIELD_DOCS, OPENAI_SYSTEM
+from infra.cli import read_yaml_mapping
 from infra.outputs import sha256_file
+from infra.project import DATASET_REPO_ID
 
-DEFAULT_REPO_ID = "artificial-needles/synthetic-kv-retrieval"
 PROMPT_PREVIEW_LINES = 3  # dictionary (document) lines shown at each end of an example prompt
 # In a baseline's preview a line longer than this is cut: one passage is one line, often several hundred characters.
 # KV prompts are shown with whole lines.
@@ -31,7 +38,7 @@ LIST_LINE_PREFIXES = ("Dictionary [", "Document [")
 
 def read_configs(folder: Path) -> list[KVConfig]:
     paths = sorted((folder / "configs").glob("*.yaml"))
-    return [config_from_dict(yaml.safe_load(p.read_text()), source=str(p)) for p in paths]
+    return [config_from_dict(read_yaml_mapping(p, "KVConfig field", ConfigError), source=str(p)) for p in paths]
 
 
 SPLIT_ORDER = ("train", "test")
@@ -227,7 +234,7 @@ def files_table(folder: Path) -> str:
     return "\n".join(rows)
 
 
-def render_card(folder: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
+def render_card(folder: Path, repo_id: str = DATASET_REPO_ID) -> str:
     folder = Path(folder)
     configs = read_configs(folder)
     # One example per task, from the config named after the task when there is one.

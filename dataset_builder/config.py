@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.cli import UserError, read_yaml_mapping
+from infra.project import LIU_DATA_DIR
+from sources.nq_open import NQ_ORACLE_FILE
 
 NAMED_CONFIG_DIR = Path(__file__).parent / "configs"
 KV_TASKS = ("simple_kv", "multi_subkey_kv")
@@ -42,7 +44,7 @@ KV_ONLY_FIELDS = (
 # Read by mdqa and niah only; the KV tasks ignore it.
 BASELINE_ONLY_FIELDS = ("source_file",)
 # Liu et al.'s NQ-Open oracle file, seen from the repository root (the shared read-only copy; never copied here).
-DEFAULT_SOURCE_FILE = "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
+DEFAULT_SOURCE_FILE = f"{LIU_DATA_DIR}/{NQ_ORACLE_FILE}"
 # authors: the authors' rule (generate_dataset.py, get_idx_select_0 / get_idx_select_top5 and lines 74-91): exactly
 # int(frac_first * n) rows of an n-row split get the first dictionary, exactly int(frac_top * n) other rows a position
 # drawn from range(int(AUTHORS_TOP_RANGE * n)), the rest uniform. uniform: each row draws those branches on its own
@@ -76,7 +78,11 @@ def _field(default: Any, help: str, **kwargs: Any) -> Any:
 class KVConfig:
     """Every knob of the paper's two key-value retrieval tasks (Xiong et al. 2024, section 2) and of the two
     factual baselines (mdqa, niah). A help text opening with tasks ("KV only:", "multi_subkey_kv:", "mdqa/niah
-    only:") marks a field the other tasks ignore."""
+    only:") marks a field the other tasks ignore.
+
+    The field names are the KV tasks' words, kept for the baselines because published configs and every row's
+    ``num_dicts`` column use them: for mdqa, ``num_dicts`` counts documents; for niah, paragraphs (each includes the
+    gold one)."""
 
     name: str = _field("custom", "Config name: lower-case letters, digits, underscores. Names the Hub config.")
     description: str = _field("", "One line for the dataset card.")

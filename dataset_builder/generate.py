@@ -376,7 +376,7 @@ def load_twin(cfg: KVConfig) -> KVConfig | None:
     )
 
 
-def make_row(
+def make_kv_row(
     cfg: KVConfig,
     split: str,
     index: int,
@@ -385,6 +385,7 @@ def make_row(
     span: int | None = None,
     twin: KVConfig | None = None,
 ) -> dict:
+    """Row ``index`` of ``split``, redrawn (up to MAX_ATTEMPTS) until it fits max_tokens and is not in ``exclude``."""
     for attempt in range(MAX_ATTEMPTS):
         example = draw_example(cfg, row_rng(cfg, split, index, attempt), index, counter, span)
         if twin is not None:
@@ -428,11 +429,11 @@ def iter_split(
     spans = authors_spans(cfg, split) if cfg.position_policy == "authors" else [None] * cfg.splits[split]
     twin = load_twin(cfg)
     for index in range(cfg.splits[split]):
-        yield make_row(cfg, split, index, counter, exclude, spans[index], twin)
+        yield make_kv_row(cfg, split, index, counter, exclude, spans[index], twin)
 
 
-def build_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
-    """All splits of a config; the test split never repeats a train prompt."""
+def build_kv_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
+    """All splits of a simple_kv or multi_subkey_kv config; the test split never repeats a train prompt."""
     check_budget(cfg, counter)
     load_twin(cfg)  # an unknown twin fails before any row
     splits: dict[str, list[dict]] = {}

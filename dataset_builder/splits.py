@@ -16,8 +16,8 @@ from dataset_builder.tokens import TokenCounter
 def build_splits(cfg: KVConfig, counter: TokenCounter, progress: Callable | None = None) -> dict[str, list[dict]]:
     """All splits of a config, each generator checking its own budget before the first row."""
     if cfg.task in BASELINE_TASKS:
-        return baselines.build_splits(cfg, counter, progress)
-    return generate.build_splits(cfg, counter, progress)
+        return baselines.build_baseline_splits(cfg, counter, progress)
+    return generate.build_kv_splits(cfg, counter, progress)
 
 
 def check_inputs(cfg: KVConfig) -> None:

@@ -7,7 +7,7 @@ r"""Command line: run suites, list them, benchmark generation, or run lm-eval ta
     .venv/bin/python -m evaluation lm-eval --model build/models/SmolLM2-135M-Instruct --tasks hellaswag --limit 20 \
         --out build/results/lm_eval.json
 
-Each subcommand's flags are the fields of its config dataclass (``RunConfig``, ``BenchConfig``, ``LmEvalConfig``),
+Each subcommand's flags are the fields of its config dataclass (``RunConfig``, ``EvalBenchConfig``, ``LmEvalConfig``),
 parsed by transformers' ``HfArgumentParser`` like every other entry point of this project (``infra/cli.py``);
 ``python -m evaluation <command> --help`` lists them with their help text.
 """
@@ -23,12 +23,13 @@ from evaluation.runner import RunConfig, check_batch_settings
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.outputs import check_output_file
+from infra.project import split_list
 
 COMMANDS = ("run", "list", "bench", "lm-eval")
 
 
 @dataclass
-class BenchConfig:
+class EvalBenchConfig:
     model: str = field(metadata={"help": "Model folder, Hub id or .gguf file."})
     task: str = field(default="nq_closed", metadata={"help": "Task whose prompts are timed."})
     n: int = field(default=32, metadata={"help": "Prompts to time."})
@@ -79,17 +80,16 @@ def run_command(command: str, argv: list[str]) -> None:
     elif command == "bench":
         from evaluation.bench import run_bench
 
-        cfg = parse_config(BenchConfig, argv, prog, "batched vs one-at-a-time generation throughput")
+        cfg = parse_config(EvalBenchConfig, argv, prog, "batched vs one-at-a-time generation throughput")
         out = Path(cfg.out) if cfg.out else None
         run_bench(cfg.model, cfg.task, cfg.n, cfg.batch_size, cfg.precision, out, cfg.max_batch_tokens)
     else:
         from evaluation.harness import run_lm_eval
 
         cfg = parse_config(LmEvalConfig, argv, prog, "lm-eval HF backend on named tasks")
-        tasks = [t.strip() for t in cfg.tasks.split(",") if t.strip()]
         run_lm_eval(
             cfg.model,
-            tasks,
+            split_list(cfg.tasks),
             Path(cfg.out),
             limit=cfg.limit,
             include_path=cfg.include_path,

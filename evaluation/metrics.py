@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-import string
 
-# Liu et al. (lost-in-the-middle/src/lost_in_the_middle/metrics.py) normalise as SQuAD does.
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+from sources.nq_open import normalize_answer
+
 # How a QA answer is read (TaskConfig.qa_scoring). liu: as Liu et al. score it (scripts/evaluate_qa_responses.py:62
 # and src/lost_in_the_middle/metrics.py): the raw response's first line, so one that opens with a newline has an empty
 # first line, and a gold answer that normalises to empty ("The.") matches every prediction. lenient: this project's
 # earlier reading: leading whitespace is dropped before the first line is taken (as Liu et al.'s Llama-2 script does,
 # vLLM's text.strip(), scripts/get_qa_responses_from_llama_2.py), and an answer that normalises to empty matches none.
 QA_SCORINGS = ("liu", "lenient")
-_PUNCT = set(string.punctuation)
 # 1.96 = the two-sided 95% normal quantile used by the Wilson score interval.
 Z_95 = 1.96
-
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation and the articles a/an/the, collapse whitespace."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
 
 
 def first_line(prediction: str, scoring: str = "liu") -> str:

@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 from evaluation.data import EvalExample
-from evaluation.mdqa import NQQuestion
 from evaluation.tasks import TaskConfig
+from sources.nq_open import NQQuestion
 
 
 def build_closed_book_examples(task: TaskConfig, questions: list[NQQuestion], limit: int | None) -> list[EvalExample]:

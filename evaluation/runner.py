@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evaluation.data import DEFAULT_DATA_DIR, EvalExample, read_jsonl, resolve_data_file
+from evaluation.data import EvalExample
 from evaluation.generation import (
     DEVICES,
     MAX_BATCH_TOKENS,
@@ -20,13 +20,16 @@ from evaluation.generation import (
     resolve_placement,
 )
 from evaluation.liu_kv import build_liu_kv_examples
-from evaluation.mdqa import build_mdqa_examples, load_nq_oracle, load_original_mdqa
+from evaluation.mdqa import build_mdqa_examples, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
-from evaluation.nq_halves import select_half
 from evaluation.results import COMMAND, build_results, git_commit, write_results
 from evaluation.synthetic_kv import load_synthetic_examples
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
 from infra.outputs import check_claim, claim_folder
+from infra.project import LIU_DATA_DIR as DEFAULT_DATA_DIR
+from sources.files import read_jsonl, resolve_data_file
+from sources.nq_halves import select_half
+from sources.nq_open import load_nq_oracle
 
 # Relative to the repository root, like every default path here.
 DEFAULT_DATASET = "build/dataset"

@@ -14,6 +14,7 @@ from pathlib import Path
 from evaluation.data import EvalExample
 from evaluation.tasks import EvalConfigError, TaskConfig
 from infra.dataset_files import config_names, read_dataset
+from infra.project import is_hub_id
 
 
 def select_configs(patterns: list[str], available: list[str]) -> list[str]:
@@ -49,7 +50,7 @@ def rows_to_examples(config: str, rows: list[dict]) -> list[EvalExample]:
 
 def load_synthetic_examples(task: TaskConfig, dataset: str, limit: int | None) -> list[EvalExample]:
     """Test rows of each selected config: ``limit`` per sweep depth, or ``limit`` from a random-depth test set."""
-    if not Path(dataset).is_dir() and "/" not in dataset:
+    if not Path(dataset).is_dir() and not is_hub_id(dataset):
         raise EvalConfigError(f"dataset {dataset!r} is neither a folder nor a Hub id; build it: make dataset")
     configs = select_configs(task.dataset_configs, config_names(dataset))
     if not configs:

@@ -7,14 +7,16 @@ A task is declared, not coded (as in lm-eval's ``nq_open.yaml``): prompt templat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from evaluation.metrics import QA_SCORINGS
-from evaluation.nq_halves import HALVES
 from infra.cli import UserError, read_yaml_mapping
 from infra.outputs import OutputError, safe_name
+from sources.nq_halves import NQ_PARTS
+from sources.nq_open import Passage
 
 TASK_DIR = Path(__file__).parent / "tasks"
 SUITES = ("synthetic_kv", "mdqa", "liu_kv", "nq_closed")
@@ -54,7 +56,7 @@ class TaskConfig:
     dataset_configs: list[str] = _field([], "synthetic_kv: dataset configs to read (test split); '*_sweep' = all.")
     nq_half: str = _field(
         "eval",
-        "mdqa, nq_closed: which part of the NQ questions (evaluation/nq_halves.py): eval for reported numbers; "
+        "mdqa, nq_closed: which part of the NQ questions (sources/nq_halves.py): eval for reported numbers; "
         "val (a quarter, inside the train half) for choosing a recipe; replay (the train half's other quarter) "
         "for prompts a recipe may train on; train = replay + val (the baseline finetuning data come from it).",
     )
@@ -94,10 +96,18 @@ class TaskConfig:
                 raise EvalConfigError(f"task {self.name}: positions {bad} outside 1..{limit} pairs")
         if self.suite in ("mdqa", "liu_kv", "nq_closed") and not self.data_file:
             raise EvalConfigError(f"task {self.name}: data_file is empty; name the file under --data-dir")
-        if self.nq_half not in HALVES:
-            raise EvalConfigError(f"task {self.name}: nq_half={self.nq_half!r}; use one of {', '.join(HALVES)}")
+        if self.nq_half not in NQ_PARTS:
+            raise EvalConfigError(f"task {self.name}: nq_half={self.nq_half!r}; use one of {', '.join(NQ_PARTS)}")
         if self.suite == "synthetic_kv" and not self.dataset_configs:
             raise EvalConfigError(f"task {self.name}: dataset_configs is empty; e.g. [smollm2_kv_600, '*_sweep']")
+
+    def render_mdqa_prompt(self, question: str, docs: Sequence[Passage]) -> str:
+        """mdqa: the prompt over ``docs`` in order (numbered from 1), from the two templates. The MDQA finetuning
+        baseline (dataset_builder/baselines.py) renders its rows with this too, so its prompts are the evaluation's."""
+        results = "\n".join(
+            self.document_template.format(index=i + 1, title=d.title, text=d.text) for i, d in enumerate(docs)
+        )
+        return self.prompt_template.format(search_results=results, question=question)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -106,27 +106,33 @@ def read_yaml_mapping(path: Path, holds: str, error: type[UserError] = UserError
     otherwise stand for "all defaults" (a full default config under a made-up name), never what its author meant. A
     key written twice and a YAML tag (``!!python/...``, which safe loading never executes) are refused by name.
     """
-    import yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise error(f"{path}: not UTF-8 text ({err}); save the file as UTF-8") from err
+    return parse_yaml_mapping(text, str(path), holds, error)
+
+
+def parse_yaml_mapping(text: str, source: str, holds: str, error: type[UserError] = UserError) -> dict[str, Any]:
+    """:func:`read_yaml_mapping` for YAML text that is not a file of its own (a model card's metadata header);
+    ``source`` names where it came from in the message."""
+    import yaml
+
     try:
         values = yaml.load(text, Loader=strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.constructor.ConstructorError as err:
         where = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
         if "written twice" in str(err.problem):
-            raise error(f"{path}: {err.problem}{where}; keep one line per {holds}") from err
+            raise error(f"{source}: {err.problem}{where}; keep one line per {holds}") from err
         raise error(
-            f"{path}: {err.problem}{where}; write plain YAML values (tags such as !!python/... are not allowed)"
+            f"{source}: {err.problem}{where}; write plain YAML values (tags such as !!python/... are not allowed)"
         ) from err
     except yaml.YAMLError as err:
-        raise error(f"{path}: not valid YAML ({' '.join(str(err).split())}); fix the file") from err
+        raise error(f"{source}: not valid YAML ({' '.join(str(err).split())}); fix the file") from err
     if values is None:
-        raise error(f"{path}: the file is empty; write one `field: value` line per {holds}")
+        raise error(f"{source}: the file is empty; write one `field: value` line per {holds}")
     if not isinstance(values, dict):
         raise error(
-            f"{path}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per {holds}"
+            f"{source}: holds a YAML {type(values).__name__}, not a mapping; write one `field: value` line per {holds}"
         )
     return values

@@ -17,10 +17,10 @@ Every failure is one :class:`DataLoadError` naming the dataset, the config and t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from infra.cli import UserError
+from infra.project import hub_offline
 
 # Formats a single local data file may have, and the datasets builder that reads each.
 FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
@@ -31,12 +31,8 @@ class DataLoadError(UserError):
     """A dataset, config or split that cannot be read; the message names it and the fix."""
 
 
-def is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _unreachable(name: str, err: Exception) -> DataLoadError:
-    where = " and the Hub is offline (HF_HUB_OFFLINE=1)" if is_offline() else ""
+    where = " and the Hub is offline (HF_HUB_OFFLINE is set)" if hub_offline() else ""
     return DataLoadError(
         f"dataset {name} is not a local folder or file{where}, and it could not be loaded from the Hub ({err}); "
         "give a dataset folder (make dataset builds build/dataset) or a reachable Hub id"

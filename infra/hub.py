@@ -25,9 +25,9 @@ from pathlib import Path
 
 from infra.cli import UserError
 from infra.outputs import MARKER, read_marker, sha256_file
+from infra.project import OFFLINE_ENV, hub_offline
 
 TOKEN_ENV = "HF_TOKEN"
-OFFLINE_ENV = "HF_HUB_OFFLINE"
 HIDDEN_PATTERNS = [".*", "*/.*"]  # huggingface_hub's "*" crosses "/": these are hidden files at any depth
 MIRROR = "*"  # every remote file not in the folder is deleted by the upload
 
@@ -105,7 +105,7 @@ def check_repo_id(repo_id: str) -> None:
 
 def ensure_online(action: str) -> None:
     """A push with ``HF_HUB_OFFLINE`` set would fail deep inside huggingface_hub; say why in one line instead."""
-    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         raise HubError(
             f"cannot {action}: {OFFLINE_ENV} is set; unset {OFFLINE_ENV} to push, or unset {TOKEN_ENV} for a dry run"
         )

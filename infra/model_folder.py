@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 from infra.cli import UserError
+from infra.project import is_hub_id
 
 CONFIGS = ("config.json", "adapter_config.json")
 WEIGHTS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
@@ -23,10 +24,6 @@ class ModelFolderError(UserError):
     """Not a model folder (or file, or Hub id); the message says what is missing and how to get a model."""
 
 
-def looks_like_hub_id(name: str) -> bool:
-    return name.count("/") == 1 and not name.startswith((".", "/", "~")) and all(name.split("/"))
-
-
 def check_model(name: str) -> None:
     """Raise unless ``name`` is a model folder, a ``.gguf`` file, or (not existing locally) shaped like a Hub id."""
     path = Path(name).expanduser()
@@ -35,7 +32,7 @@ def check_model(name: str) -> None:
             raise ModelFolderError(f"model {name} is a file, not a model folder or .gguf; give the model's folder")
         return
     if not path.exists():
-        if looks_like_hub_id(name):
+        if is_hub_id(name):
             return  # the loader resolves it (and reports offline / unknown ids itself)
         raise ModelFolderError(f"model {name} does not exist; `make model` writes the base model, or give a Hub id")
     missing = [

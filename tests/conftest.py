@@ -69,4 +69,6 @@ def tiny_dataset(tmp_path_factory) -> Path:
     from fixture_data import synthetic_kv_rows, write_hub_folder
 
     folder = tmp_path_factory.mktemp("dataset")
-    return write_hub_folder(folder, {"train": synthetic_kv_rows(16, seed=0), "test": synthetic_kv_rows(4, seed=1)})
+    return write_hub_folder(
+        folder, {"train": synthetic_kv_rows(16, seed=0), "test": synthetic_kv_rows(4, seed=1, split="test")}
+    )

@@ -11,6 +11,7 @@ import json
 import random
 from pathlib import Path
 
+from dataset_builder.schema import make_row
 from evaluation.data import EvalExample
 from evaluation.results import build_results, write_results
 from evaluation.tasks import load_task
@@ -106,26 +107,18 @@ def write_synthetic_dataset(root, configs=("smollm2_kv_600", "smollm2_kv_600_swe
     for config in configs:
         rows = []
         for i in range(rows_per_config):
-            # a sweep cycles through fixed depths (as the builder writes it); a test set has random ones
-            depth = [0.0, 0.5, 1.0][i % 3] if config.endswith("_sweep") else i / (rows_per_config - 1)
+            # a sweep cycles through fixed depths 0, 0.5, 1 (as the builder writes it); a test set has random ones
+            index, n = (i % 3, 3) if config.endswith("_sweep") else (i, rows_per_config)
             prompt = f"Dictionary [{i + 1}] {{11: {100 + i}}}\nReport the value of key 11 and the dictionary it is in."
             answer = f"The value of key 11 is {100 + i} and it is in Dictionary [{i + 1}]."
-            rows.append(
-                {
-                    "id": f"{config}-test-{i}",
-                    "task": "simple_kv",
-                    "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
-                    "prompt": [{"role": "user", "content": prompt}],
-                    "completion": [{"role": "assistant", "content": answer}],
-                    "gold_key": "11",
-                    "gold_value": 100 + i,
-                    "gold_dict": str(i + 1),
-                    "gold_index": i,
-                    "gold_depth": depth,
-                    "num_dicts": rows_per_config,
-                    "num_tokens": 40,
-                }
-            )
+            gold = {
+                "gold_key": "11",
+                "gold_value": 100 + i,
+                "gold_dict": str(i + 1),
+                "gold_index": index,
+                "num_dicts": n,
+            }
+            rows.append(make_row(config, "simple_kv", "test", i, prompt, answer, num_tokens=40, **gold))
         folder = root / "data" / config
         folder.mkdir(parents=True)
         datasets.Dataset.from_list(rows).to_parquet(str(folder / "test-00000-of-00001.parquet"))
@@ -181,8 +174,8 @@ QUESTION = "Above is a list of dictionaries such that each key and value is an i
 ANSWER = "The value of key {} is {} and it is in Dictionary [{}]."
 
 
-def synthetic_kv_rows(n: int, seed: int) -> list[dict]:
-    """Rows in the dataset builder's schema: 3 dictionaries of 3 pairs, one gold key."""
+def synthetic_kv_rows(n: int, seed: int, split: str = "train") -> list[dict]:
+    """Rows in the dataset builder's schema (its own make_row): 3 dictionaries of 3 pairs, one gold key."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -196,21 +189,9 @@ def synthetic_kv_rows(n: int, seed: int) -> list[dict]:
         ]
         user = f"{INTRO}\n\n" + "\n".join(lines) + "\n\n" + QUESTION.format(gold_key)
         answer = ANSWER.format(gold_key, gold_value, gold_dict)
+        gold = {"gold_key": str(gold_key), "gold_value": gold_value, "gold_dict": str(gold_dict)}
         rows.append(
-            {
-                "id": f"{CONFIG}-{i}",
-                "task": "simple_kv",
-                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
-                "prompt": [{"role": "user", "content": user}],
-                "completion": [{"role": "assistant", "content": answer}],
-                "gold_key": str(gold_key),
-                "gold_value": gold_value,
-                "gold_dict": str(gold_dict),
-                "gold_index": g,
-                "gold_depth": g / 8,
-                "num_dicts": 3,
-                "num_tokens": 0,
-            }
+            make_row(CONFIG, "simple_kv", split, i, user, answer, num_tokens=0, **gold, gold_index=g // 3, num_dicts=3)
         )
     return rows
 

@@ -19,10 +19,12 @@ import pytest
 from fixture_data import snapshot
 
 from infra.outputs import MARKER, claim_folder, mark, read_marker
+from infra.project import DEFAULT_RECIPE, LIU_DATA_DIR
+from sources.nq_open import NQ_ORACLE_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
-NQ_ORACLE = ROOT / "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
+RECIPE = ROOT / DEFAULT_RECIPE
+NQ_ORACLE = ROOT / LIU_DATA_DIR / NQ_ORACLE_FILE
 SECRET = "hf_FAKE_secret_789"
 
 
@@ -113,8 +115,8 @@ def adapter(t: Path, config_text: str) -> str:
 
 
 def nq_prompts(part: str, n: int = 2) -> list[str]:
-    from evaluation.mdqa import load_nq_oracle
-    from evaluation.nq_halves import split_halves
+    from sources.nq_halves import split_halves
+    from sources.nq_open import load_nq_oracle
 
     questions = [q.question for q in load_nq_oracle(NQ_ORACLE)]
     return [f"Question: {questions[i]}\nAnswer:" for i in split_halves(questions)[part][:n]]

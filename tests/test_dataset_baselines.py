@@ -18,13 +18,13 @@ from dataset_builder.config import ConfigError, config_to_dict, load_config
 from dataset_builder.publish import parquet_path
 from dataset_builder.schema import FEATURES
 from dataset_builder.splits import build_splits
-from evaluation.mdqa import Passage, contains_answer, load_nq_oracle
-from evaluation.metrics import normalize_answer
-from evaluation.nq_halves import split_halves
 from evaluation.tasks import load_task
+from infra.project import LIU_DATA_DIR
+from sources.nq_halves import split_halves
+from sources.nq_open import NQ_ORACLE_FILE, Passage, contains_answer, load_nq_oracle, normalize_answer
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "../shared/data/lost-in-the-middle/nq-open-oracle-dev.jsonl.gz"
+SOURCE = ROOT / LIU_DATA_DIR / NQ_ORACLE_FILE
 NAMED = ("smollm2_mdqa_600", "smollm2_niah_600")
 # Documents are separated by one newline; a passage may itself end with one (Liu et al.'s rendering, unchanged).
 DOC_START = re.compile(r"\n(?=Document \[\d+\]\(Title: )")

@@ -139,12 +139,12 @@ def test_authors_rule_is_for_the_kv_tasks_only():
 
 
 def test_pairing_with_an_unknown_or_paired_config_is_an_error(mistral_counter):
-    from dataset_builder.generate import build_splits
+    from dataset_builder.generate import build_kv_splits
 
     with pytest.raises(ConfigError, match="unknown config 'no_such_twin'"):
-        build_splits(load_config("simple_kv_template", {"pair_with": "no_such_twin"}), mistral_counter)
+        build_kv_splits(load_config("simple_kv_template", {"pair_with": "no_such_twin"}), mistral_counter)
     with pytest.raises(ConfigError, match="config field 'pair_with': simple_kv_template is itself paired"):
-        build_splits(load_config("simple_kv", {"name": "x", "pair_with": "simple_kv_template"}), mistral_counter)
+        build_kv_splits(load_config("simple_kv", {"name": "x", "pair_with": "simple_kv_template"}), mistral_counter)
 
 
 def test_cl100k_file_is_the_official_one_and_missing_or_changed_is_one_clear_error(monkeypatch, tmp_path, capsys):

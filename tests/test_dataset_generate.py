@@ -16,7 +16,7 @@ from dataset_builder.generate import (
     SIMPLE_TEMPLATE,
     PositionDraw,
     authors_spans,
-    build_splits,
+    build_kv_splits,
     check_budget,
     draw_position,
     gold_index,
@@ -82,13 +82,13 @@ def check_multi_row(row: dict) -> None:
 @pytest.fixture(scope="module")
 def simple_rows(mistral_counter):
     cfg = load_config("simple_kv", {"train_size": 60, "test_size": 30})
-    return cfg, build_splits(cfg, mistral_counter)
+    return cfg, build_kv_splits(cfg, mistral_counter)
 
 
 @pytest.fixture(scope="module")
 def multi_rows(mistral_counter):
     cfg = load_config("multi_subkey_kv_template", {"train_size": 60, "test_size": 30})
-    return cfg, build_splits(cfg, mistral_counter)
+    return cfg, build_kv_splits(cfg, mistral_counter)
 
 
 def test_simple_answers_are_unique_and_right(simple_rows):
@@ -106,7 +106,7 @@ def test_multi_subkey_answers_are_unique_and_right(multi_rows):
 
 def test_smollm2_rows_are_right_and_within_budget(smollm2_counter):
     cfg = load_config("smollm2_kv_600", {"train_size": 50, "test_size": 20, "shuffle_names": True})
-    splits = build_splits(cfg, smollm2_counter)
+    splits = build_kv_splits(cfg, smollm2_counter)
     tokenizer = smollm2_counter.tokenizer
     for row in splits["train"] + splits["test"]:
         check_simple_row(row)
@@ -146,12 +146,12 @@ def test_test_split_never_repeats_a_train_prompt(simple_rows):
 
 def test_same_config_same_rows_and_rows_are_independent(mistral_counter):
     cfg = load_config("multi_subkey_kv", {"train_size": 5, "test_size": 5})
-    assert build_splits(cfg, mistral_counter) == build_splits(cfg, mistral_counter)
+    assert build_kv_splits(cfg, mistral_counter) == build_kv_splits(cfg, mistral_counter)
     bigger = load_config("multi_subkey_kv", {"train_size": 8, "test_size": 5})
     # Row i depends only on (config name, seed, split, i): growing a split keeps its existing rows.
-    assert build_splits(bigger, mistral_counter)["train"][:5] == build_splits(cfg, mistral_counter)["train"]
+    assert build_kv_splits(bigger, mistral_counter)["train"][:5] == build_kv_splits(cfg, mistral_counter)["train"]
     other_seed = load_config("multi_subkey_kv", {"train_size": 5, "test_size": 5, "seed": 1})
-    assert build_splits(other_seed, mistral_counter)["train"] != build_splits(cfg, mistral_counter)["train"]
+    assert build_kv_splits(other_seed, mistral_counter)["train"] != build_kv_splits(cfg, mistral_counter)["train"]
 
 
 def test_uniform_position_policy_statistics():
@@ -172,7 +172,7 @@ def test_uniform_position_policy_statistics():
 
 def test_grid_policy_places_gold_at_each_depth_evenly(smollm2_counter):
     cfg = load_config("smollm2_kv_600_sweep", {"test_size": 25})
-    rows = build_splits(cfg, smollm2_counter)["test"]
+    rows = build_kv_splits(cfg, smollm2_counter)["test"]
     assert set(cfg.splits) == {"test"}
     per_depth = Counter(row["gold_index"] for row in rows)
     expected = {round(d * (cfg.num_dicts - 1)) for d in cfg.depths}
@@ -182,7 +182,7 @@ def test_grid_policy_places_gold_at_each_depth_evenly(smollm2_counter):
 
 def test_budget_filling_config_stays_within_budget(smollm2_counter):
     cfg = load_config("smollm2_kv_1k", {"num_dicts": None, "train_size": 20, "test_size": 5})
-    rows = build_splits(cfg, smollm2_counter)["train"]
+    rows = build_kv_splits(cfg, smollm2_counter)["train"]
     for row in rows:
         check_simple_row(row)
         assert cfg.max_tokens - 60 < row["num_tokens"] <= cfg.max_tokens, "filled close to the budget"
@@ -219,7 +219,7 @@ def test_a_350_row_split_places_the_gold_by_the_authors_rule(mistral_counter):
     """Built rows, 350 of them: the 17 'first' rows have the gold dictionary first, the 10 'top' rows in 0-16, and the
     rest spread over all 30 dictionaries (30 instead of 85 only to keep the test fast)."""
     cfg = load_config("simple_kv", {"num_dicts": 30, "test_size": 20})
-    rows = build_splits(cfg, mistral_counter)["train"]
+    rows = build_kv_splits(cfg, mistral_counter)["train"]
     spans = authors_spans(cfg, "train")
     assert len(rows) == 350
     assert [r["gold_index"] for r, s in zip(rows, spans, strict=True) if s == 1] == [0] * 17
@@ -248,7 +248,7 @@ def test_paired_rows_are_identical_but_for_the_question_suffix(plain, template, 
     a, b = load_config(plain, sizes), load_config(template, sizes)
     assert b.pair_with == plain and b.answer_template and not a.answer_template
     counter = load_counter(a.tokenizer)
-    rows_a, rows_b = build_splits(a, counter), build_splits(b, counter)
+    rows_a, rows_b = build_kv_splits(a, counter), build_kv_splits(b, counter)
     for split in rows_a:
         assert len(rows_a[split]) == len(rows_b[split]) > 0
         for x, y in zip(rows_a[split], rows_b[split], strict=True):
@@ -264,7 +264,7 @@ def test_paired_rows_are_identical_but_for_the_question_suffix(plain, template, 
             assert y["num_tokens"] > x["num_tokens"]
     # Unpaired, the same parameters draw other haystacks (the config name seeds the rows).
     unpaired = load_config(template, {**sizes, "pair_with": ""})
-    first = build_splits(unpaired, counter)["train"][0]
+    first = build_kv_splits(unpaired, counter)["train"][0]
     assert first["gold_key"] != rows_b["train"][0]["gold_key"]
 
 
@@ -302,7 +302,7 @@ def test_gpt35_rows_fit_their_cl100k_budget_on_the_openai_chat():
     )
     cfg = load_config("multi_subkey_kv_gpt35")
     assert (cfg.num_dicts, cfg.train_size, cfg.tokenizer, cfg.task) == (49, 150, "cl100k_base", "multi_subkey_kv")
-    splits = build_splits(cfg, load_counter("cl100k_base"))
+    splits = build_kv_splits(cfg, load_counter("cl100k_base"))
     assert len(splits["train"]) == 150
     for row in splits["train"] + splits["test"]:
         chat = [{"role": "system", "content": OPENAI_SYSTEM}, *row["messages"]]

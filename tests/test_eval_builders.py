@@ -7,18 +7,13 @@ import re
 import pytest
 from fixture_data import TOPICS, liu_kv_rows, write_oracle, write_synthetic_dataset
 
-from evaluation.data import read_jsonl
 from evaluation.liu_kv import build_liu_kv_examples
-from evaluation.mdqa import (
-    Passage,
-    build_mdqa_examples,
-    contains_answer,
-    load_nq_oracle,
-    load_original_mdqa,
-)
+from evaluation.mdqa import build_mdqa_examples, load_original_mdqa
 from evaluation.nq_closed import build_closed_book_examples
 from evaluation.synthetic_kv import depth_label, load_synthetic_examples, select_configs
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
+from sources.files import read_jsonl
+from sources.nq_open import Passage, contains_answer, load_nq_oracle
 
 
 @pytest.fixture

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 
 from evaluation.generation import truncate_at_stop
-from evaluation.metrics import (
-    best_subspan_em,
-    first_line,
-    normalize_answer,
-    substring_match,
-    synthetic_kv_match,
-    wilson_interval,
-)
+from evaluation.metrics import best_subspan_em, first_line, substring_match, synthetic_kv_match, wilson_interval
 from evaluation.tasks import load_task
+from sources.nq_open import normalize_answer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "liu_answers.jsonl"
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from fixture_data import recipe_args, synthetic_kv_rows
 
-from evaluation.data import DEFAULT_DATA_DIR, EvalExample
-from evaluation.mdqa import load_nq_oracle
-from evaluation.nq_halves import split_halves
+from evaluation.data import EvalExample
+from evaluation.nq_closed import build_closed_book_examples
 from evaluation.results import build_results, write_results
 from evaluation.tasks import load_task
+from infra.project import LIU_DATA_DIR
 from model_cards import frontier
+from sources.nq_halves import select_half, split_halves
+from sources.nq_open import CLOSED_BOOK_PROMPT, NQ_ORACLE_FILE, load_nq_oracle
 from training import replay, sft
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +29,7 @@ KV_ANSWER = "The value of key 12 is 34 and it is in Dictionary [2]."
 
 
 def test_nq_parts_follow_the_documented_rule_and_never_overlap():
-    questions = [q.question for q in load_nq_oracle(Path(DEFAULT_DATA_DIR) / "nq-open-oracle-dev.jsonl.gz")]
+    questions = [q.question for q in load_nq_oracle(Path(LIU_DATA_DIR) / NQ_ORACLE_FILE)]
     parts = {name: {questions[i] for i in idx} for name, idx in split_halves(questions).items()}
     ranked = sorted(questions, key=lambda q: hashlib.sha256(q.encode()).hexdigest())  # the docstring's rule
     assert parts["train"] == set(ranked[:1000]) and parts["eval"] == set(ranked[1000:])
@@ -35,6 +37,19 @@ def test_nq_parts_follow_the_documented_rule_and_never_overlap():
     assert parts["replay"] | parts["val"] == parts["train"]
     assert not parts["replay"] & parts["val"] and not parts["train"] & parts["eval"]
     assert load_task("nq_closed_val").nq_half == "val" and load_task("nq_closed_replay").nq_half == "replay"
+
+
+def test_replay_knows_each_prompt_of_the_replay_task_by_its_nq_part():
+    """training.replay rebuilds the replay task's prompts from sources.nq_open (training imports no evaluation
+    module): the evaluation's prompt of a question of each part must map to that part, so a changed template in
+    evaluation/tasks/nq_closed.yaml fails here, not as a replay run that refuses every sample."""
+    task = load_task("nq_closed_replay")
+    assert (task.prompt_template, task.data_file) == (CLOSED_BOOK_PROMPT, NQ_ORACLE_FILE)
+    questions = load_nq_oracle(Path(LIU_DATA_DIR) / NQ_ORACLE_FILE)
+    part_of = replay.nq_part_of_prompts(LIU_DATA_DIR)
+    for part in ("replay", "val", "eval"):
+        half = select_half(questions, [q.question for q in questions], part)
+        assert {part_of[e.prompt] for e in build_closed_book_examples(task, half, limit=20)} == {part}
 
 
 def write_task(folder: Path, task_name: str, examples: list[EvalExample], predictions: list[str]) -> None:
@@ -60,7 +75,7 @@ def closed_book_examples(n: int) -> list[EvalExample]:
 
 def replay_quarter_examples(n: int) -> list[EvalExample]:
     """Closed-book examples of the first ``n`` replay-quarter questions: the only prompts replay rows may have."""
-    questions = [q.question for q in load_nq_oracle(Path(DEFAULT_DATA_DIR) / "nq-open-oracle-dev.jsonl.gz")]
+    questions = [q.question for q in load_nq_oracle(Path(LIU_DATA_DIR) / NQ_ORACLE_FILE)]
     chosen = [questions[i] for i in split_halves(questions)["replay"][:n]]
     return [EvalExample(f"nq{i}", "closed-book", f"Question: {q}\nAnswer:", ["paris"]) for i, q in enumerate(chosen)]
 

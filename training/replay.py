@@ -5,7 +5,7 @@ up the KV answer's phrasing (``make paper-table``'s leakage column). Mixing in r
 model already said (self-distillation; the gold answers are never used) anchors that behaviour while the KV skill is
 learnt. It stands in for general chat data (e.g. HuggingFaceTB/smoltalk), which a user with the Hub would mix in the
 same way (``mix_dataset_name`` in a recipe); offline, the only prompts at hand are NQ questions, so the replay prompts
-are the NQ ``replay`` quarter (evaluation/nq_halves.py), disjoint from the ``val`` quarter a recipe is chosen on and
+are the NQ ``replay`` quarter (sources/nq_halves.py), disjoint from the ``val`` quarter a recipe is chosen on and
 from the ``eval`` half every reported number uses.
 
     python -m evaluation run --model build/models/SmolLM2-135M-Instruct --suites nq_closed_replay \\
@@ -29,12 +29,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.data import DEFAULT_DATA_DIR
 from infra.cli import USER_ERRORS, UserError, fail, parse_config
 from infra.outputs import staged_folder
+from infra.project import LIU_DATA_DIR
 
 COMMAND = "training.replay"
-REPLAY_TASK = "nq_closed_replay"  # evaluation/tasks/nq_closed_replay.yaml: its prompts are the only ones replayed
+# evaluation/tasks/nq_closed_replay.yaml: its prompts (sources.nq_open.CLOSED_BOOK_PROMPT over the NQ replay quarter,
+# a test holds the task's template equal to it) are the only ones replayed.
+REPLAY_TASK = "nq_closed_replay"
 
 
 class ReplayError(UserError):
@@ -47,7 +49,7 @@ class ReplayConfig:
     out: str = field(metadata={"help": "Folder to write train.jsonl into (replaced only if this command wrote it)."})
     force: bool = field(default=False, metadata={"help": "Replace --out even if this command did not write it."})
     data_dir: str = field(
-        default=DEFAULT_DATA_DIR,
+        default=LIU_DATA_DIR,
         metadata={
             "help": "Folder holding nq-open-oracle-dev.jsonl.gz (the evaluation's --data-dir): the questions "
             "whose replay quarter every sample must come from."
@@ -70,16 +72,14 @@ class ReplayConfig:
 
 def nq_part_of_prompts(data_dir: str) -> dict[str, str]:
     """Each NQ closed-book prompt (as the replay task words it) → the part of NQ its question is in: replay, val or
-    eval (evaluation/nq_halves.py)."""
-    from evaluation.data import resolve_data_file
-    from evaluation.mdqa import load_nq_oracle
-    from evaluation.nq_halves import split_halves
-    from evaluation.tasks import load_task
+    eval (sources/nq_halves.py)."""
+    from sources.files import resolve_data_file
+    from sources.nq_halves import split_halves
+    from sources.nq_open import CLOSED_BOOK_PROMPT, NQ_ORACLE_FILE, load_nq_oracle
 
-    task = load_task(REPLAY_TASK)
-    questions = [q.question for q in load_nq_oracle(resolve_data_file(task.data_file, data_dir))]
+    questions = [q.question for q in load_nq_oracle(resolve_data_file(NQ_ORACLE_FILE, data_dir))]
     parts = split_halves(questions)
-    prompt = task.prompt_template.format
+    prompt = CLOSED_BOOK_PROMPT.format
     return {prompt(question=questions[i]): part for part in ("eval", "val", "replay") for i in parts[part]}
 
 

@@ -41,13 +41,14 @@ from pathlib import Path
 
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
-from infra.cli import USER_ERRORS, UserError, fail, read_yaml_mapping
+from infra.cli import USER_ERRORS, UserError, fail, parse_yaml_mapping, read_yaml_mapping
+from infra.dataset_files import FILE_BUILDERS
 from infra.hub import HubError, push_folder
 from infra.model_folder import check_model
 from infra.outputs import check_claim, claim_folder, files_under, folder_lock, mark
+from infra.project import DEFAULT_RECIPE, hub_offline, is_hub_id
 
 COMMAND = "training.sft"  # recorded in output_dir's marker
-DATA_FILE_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 # A flag whose name may hold a secret (--hub_token, --api_key): its value never reaches a file we write. Broad on
 # purpose (--eos_token's value is hidden too): a hidden harmless value costs a README line, a missed one leaks a key.
 SECRET_FLAG = re.compile(r"token|key", re.IGNORECASE)
@@ -149,7 +150,7 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
         raise SetupError("--config is given more than once; give one recipe, and override its values with --field")
     if "--config" in argv:
         if argv.index("--config") + 1 == len(argv):
-            raise SetupError("--config needs a recipe path after it; e.g. --config " + EXAMPLE_RECIPE)
+            raise SetupError("--config needs a recipe path after it; e.g. --config " + DEFAULT_RECIPE)
         config_path = Path(argv[argv.index("--config") + 1])
         if not config_path.is_file():
             raise SetupError(f"recipe {config_path} does not exist; recipes live in training/recipes/<model>/sft/")
@@ -171,9 +172,6 @@ def parse_recipe(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfi
         raise SetupError(str(err).replace("\n", " ")) from err
     check_training_values(training_args)
     return data_args, training_args, model_args
-
-
-EXAMPLE_RECIPE = "training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml"
 
 
 def split_config_flag(argv: list[str]) -> list[str]:
@@ -198,15 +196,12 @@ def check_training_values(args: SFTConfig) -> None:
 
 
 def looks_local(name: str) -> bool:
-    """A path a user meant as local: starts like a path, has a data-file suffix, is under build/ (where the Makefile
-    writes data and models; ``build/dataset`` is shaped like a Hub id), or its first component exists."""
+    """A path a user meant as local: not shaped like a Hub id (``infra.project.is_hub_id``), or shaped like one but
+    with a data-file suffix, under build/ (where the Makefile writes data and models; ``build/dataset`` is shaped like
+    a Hub id), or with a first component that exists."""
     path = Path(name)
     return (
-        name.startswith((".", "/", "~"))
-        or path.suffix in DATA_FILE_SUFFIXES
-        or name.count("/") != 1
-        or path.parts[0] == "build"
-        or Path(path.parts[0]).is_dir()
+        not is_hub_id(name) or path.suffix in FILE_BUILDERS or path.parts[0] == "build" or Path(path.parts[0]).is_dir()
     )
 
 
@@ -235,9 +230,10 @@ def read_splits(name: str | None, config: str | None, prefix: str = ""):
                 f"build it with `python -m dataset_builder build --out {name} --configs {config}`"
             )
         return read_dataset(str(path), config)
-    if looks_local(name) or os.environ.get("HF_HUB_OFFLINE") == "1":
+    offline = hub_offline()  # 1/true/yes/on, as huggingface_hub reads it
+    if looks_local(name) or offline:
         fix = "run `make dataset`" if "dataset" in name else "check the path"
-        offline = " (and the Hub is offline, HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        offline = " (and the Hub is offline, HF_HUB_OFFLINE is set)" if offline else ""
         raise SetupError(f"{prefix}dataset_name {name} does not exist locally{offline}; {fix}")
     return read_dataset(name, config)
 
@@ -360,14 +356,15 @@ def default_hub_model_id(data_args: DataArguments, model_args: ModelConfig) -> s
 
 
 def hub_base_model(name_or_path: str) -> str:
-    """The Hub id to name as ``base_model``: a local folder's own card may say where it came from."""
+    """The Hub id to name as ``base_model``: a local folder's own card may say where it came from. Its metadata header
+    is read by the strict loader: a ``base_model`` written twice is refused, not read as whichever came last."""
     readme = Path(name_or_path) / "README.md"
-    if readme.is_file() and readme.read_text().startswith("---"):
-        import yaml
-
-        header = yaml.safe_load(readme.read_text().split("---", 2)[1]) or {}
-        if isinstance(header.get("base_model"), str):
-            return header["base_model"]
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    header = text.split("---", 2)[1] if text.startswith("---") and text.count("---") >= 2 else ""
+    if header.strip():
+        values = parse_yaml_mapping(header, f"{readme} (its metadata header)", "metadata key", SetupError)
+        if isinstance(values.get("base_model"), str):
+            return values["base_model"]
     return name_or_path
 
 
@@ -519,6 +516,7 @@ def check_model_source(model_args: ModelConfig, training_args: SFTConfig) -> Non
             "Hub id"
         )
     check_model(name)
+    hub_base_model(name)  # its card header names the trained model's base_model: a bad header fails now, not after
     how = Path(name).exists() and overlap(Path(training_args.output_dir).resolve(), Path(name).resolve())
     if how:
         raise SetupError(

@@ -1,4 +1,5 @@
-"""The fixed rule that splits the NQ-Open questions into a training half and an evaluation half.
+"""The fixed rule that splits the NQ-Open questions (``nq-open-oracle-dev.jsonl.gz``, ``sources/nq_open.py``) into
+a training half and an evaluation half, and the training half into two quarters.
 
 Baseline finetuning data (MDQA-style and needle-in-a-haystack-style, ``dataset_builder/baselines.py``) is built
 from the training half only; every NQ-based evaluation (multi-document QA, closed-book) uses the evaluation half
@@ -14,7 +15,9 @@ The training half is itself cut in two by the same ranking, for choosing a recip
 ``replay`` (its first 500) may become finetuning prompts, ``val`` (its last 500) is where a recipe is scored.
 A recipe is therefore never chosen on a question it trained on, nor on one the reported numbers use.
 
-Within each part, questions keep their file order (so ``--limit N`` takes the first N of the part).
+Within each part, questions keep their file order (so ``--limit N`` takes the first N of the part). One instance:
+``split_halves(["q0", "q1", "q2", "q3"])`` is ``{"train": [0, 3], "eval": [1, 2], "replay": [0], "val": [3]}``
+(ranked by SHA-256 the four strings are q0, q3, q2, q1).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-# train = replay + val; eval is disjoint from all three.
-HALVES = ("train", "eval", "replay", "val")
+# The two halves (train, eval) and the two quarters the train half is cut into: train = replay + val; eval is
+# disjoint from all three.
+NQ_PARTS = ("train", "eval", "replay", "val")
 
 
 def question_rank_key(question: str) -> str:
@@ -31,7 +35,7 @@ def question_rank_key(question: str) -> str:
 
 
 def split_halves(questions: Sequence[str]) -> dict[str, list[int]]:
-    """Indices (into ``questions``, in file order) of each part in ``HALVES``."""
+    """Indices (into ``questions``, in file order) of each part in ``NQ_PARTS``."""
     if len(set(questions)) != len(questions):
         raise ValueError("NQ questions repeat: the halves would share a question; deduplicate the file first")
     ranked = sorted(range(len(questions)), key=lambda i: question_rank_key(questions[i]))
@@ -41,7 +45,7 @@ def split_halves(questions: Sequence[str]) -> dict[str, list[int]]:
 
 
 def select_half(items: Sequence, questions: Sequence[str], half: str) -> list:
-    """The items (parallel to ``questions``) of one half, in file order."""
-    if half not in HALVES:
-        raise ValueError(f"half={half!r}; use one of {', '.join(HALVES)}")
+    """The items (parallel to ``questions``) of one part of ``NQ_PARTS``, in file order."""
+    if half not in NQ_PARTS:
+        raise ValueError(f"half={half!r}; use one of {', '.join(NQ_PARTS)}")
     return [items[i] for i in split_halves(questions)[half]]
