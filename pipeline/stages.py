@@ -159,19 +159,11 @@ def training_identity(spec: dict[str, Any]) -> dict:
 
 
 def finished_training(folder: Path, identity: dict | None) -> bool:
-    """A finished model: what ``training.sft`` itself skips as "already holds this finished run": its marker with
-    this run's identity listing the saved files, the final ``trainer_state.json``, and no ``checkpoint-<step>`` left
-    to resume (the trainer removes them once the final save is done; a killed run leaves them, or no state at all).
-    """
-    from training.sft import COMMAND
+    """The one definition of a finished model is training.sft's own (``finished_run``): the stage skips what the
+    trainer itself would skip."""
+    from training.sft import finished_run
 
-    marker = read_marker(folder)
-    if marker.get("command") != COMMAND or not marker.get("files"):
-        return False
-    if identity is not None and marker.get("identity") != identity:
-        return False
-    steps = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()]
-    return (folder / "trainer_state.json").is_file() and not steps
+    return finished_run(folder, identity)
 
 
 def train_stage(plan: Plan, label: str) -> Stage:

@@ -45,7 +45,7 @@ from infra.cli import USER_ERRORS, UserError, fail, parse_yaml_mapping, read_yam
 from infra.dataset_files import FILE_BUILDERS
 from infra.hub import HubError, push_folder
 from infra.model_folder import check_model
-from infra.outputs import check_claim, claim_folder, files_under, folder_lock, mark
+from infra.outputs import check_claim, claim_folder, files_under, folder_lock, mark, read_marker
 from infra.project import DEFAULT_RECIPE, hub_offline, is_hub_id
 
 COMMAND = "training.sft"  # recorded in output_dir's marker
@@ -416,6 +416,22 @@ def is_complete_checkpoint(folder: Path) -> bool:
     )
 
 
+def finished_run(folder: Path, identity: dict | None) -> bool:
+    """A finished model, the one definition the trainer and the stage runner share: this command's marker (with
+    this run's identity, when given) listing the saved files, the final ``trainer_state.json``, and no
+    ``checkpoint-<step>`` left to resume (the trainer removes them once the final save is done; a killed run leaves
+    them, or no state at all, or a marker without its file list).
+    """
+    folder = Path(folder)
+    marker = read_marker(folder)
+    if marker.get("command") != COMMAND or not marker.get("files"):
+        return False
+    if identity is not None and marker.get("identity") != identity:
+        return False
+    steps = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()]
+    return (folder / "trainer_state.json").is_file() and not steps
+
+
 def last_checkpoint(output_dir: str) -> str | None:
     """The newest complete ``checkpoint-N`` in ``output_dir``; half-written newer ones are set aside with a notice.
 
@@ -689,7 +705,7 @@ def train(
     try:
         if is_main_process():
             claim_folder(output_dir, COMMAND, force=data_args.force, kind="model", identity=identity)
-        if (output_dir / "trainer_state.json").is_file() and not last_checkpoint(str(output_dir)):
+        if finished_run(output_dir, identity):
             # A finished run of this same model and recipe (claim_folder checked the identity): not redone.
             print(f"{output_dir} already holds this finished run; pass --force true to train it again")
             hub_model_id = training_args.hub_model_id or default_hub_model_id(data_args, model_args)
