@@ -27,6 +27,7 @@ from evaluation.synthetic_kv import load_synthetic_examples
 from evaluation.tasks import EvalConfigError, TaskConfig, load_task
 from infra.outputs import check_claim, claim_folder
 from infra.project import LIU_DATA_DIR as DEFAULT_DATA_DIR
+from infra.project import is_hub_id, split_list
 from sources.files import read_jsonl, resolve_data_file
 from sources.nq_halves import select_half
 from sources.nq_open import load_nq_oracle
@@ -84,7 +85,7 @@ class RunConfig:
     placement: Placement = field(init=False, repr=False, default=None)  # resolved from `device` and `precision`
 
     def __post_init__(self) -> None:
-        self.tasks = [t.strip() for item in self.tasks for t in item.split(",") if t.strip()]  # `a,b` or `a b`
+        self.tasks = split_list(self.tasks)  # `a,b` or `a b`
         if not self.tasks:
             raise EvalConfigError("no tasks given; pass --tasks e.g. mdqa_10docs,liu_kv_10keys,nq_closed")
         if self.limit is not None and self.limit < 1:
@@ -106,7 +107,7 @@ class RunConfig:
             raise EvalConfigError(
                 f"data dir {self.data_dir} not found; pass --data-dir with Liu et al.'s files or --data-repo <hub id>"
             )
-        if not Path(self.model).exists() and (self.model.count("/") != 1 or self.model.startswith(("/", "."))):
+        if not Path(self.model).exists() and not is_hub_id(self.model):
             raise EvalConfigError(f"model {self.model} not found (not a folder, .gguf file or Hub id)")
 
     @property
@@ -153,7 +154,7 @@ def build_examples(task: TaskConfig, cfg: RunConfig) -> tuple[list[EvalExample],
         return examples, files, f"liu-original: {task.num_docs} Contriever-retrieved documents [{cfg.mdqa_original}]"
     path = resolve_data_file(task.data_file, cfg.data_dir, cfg.data_repo)
     if task.suite in ("mdqa", "nq_closed"):
-        # one half of the questions only (and, for mdqa, distractors from that half): see evaluation/nq_halves.py
+        # one half of the questions only (and, for mdqa, distractors from that half): see sources/nq_halves.py
         questions = load_nq_oracle(path)
         half = select_half(questions, [q.question for q in questions], task.nq_half)
         variant = f"{task.variant}; NQ {task.nq_half} half ({len(half)} of {len(questions)} questions)"

@@ -25,6 +25,7 @@ from evaluation.metrics import paired_change, wilson_interval
 from evaluation.results import check_one_setting, load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import check_results_folder
+from infra.project import split_list
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class TableConfig:
 
     @property
     def labels(self) -> list[str]:
-        return [m.strip() for m in self.models.split(",") if m.strip()]
+        return split_list(self.models)
 
 
 def outcomes(samples: dict[str, dict], column: Column) -> dict[str, float]:
