@@ -1,8 +1,8 @@
 """The paper's Table 2 for the embedded model: base vs finetuned on synthetic KV and on the baseline data.
 
 Reads one results folder per model (``python -m evaluation run --out <results>/<label>``), all evaluated on the same
-tasks and examples under one evaluation setting (a mix is refused), and writes ``table.md``, ``table.json`` and
-``table.png`` to ``--out``::
+tasks and examples under one evaluation setting (a mix is refused), and writes ``table.md``, ``table.json``,
+``table.png`` and ``positions.png`` (the paper's Figure 5: accuracy against gold position) to ``--out``::
 
     .venv/bin/python -m model_cards paper-table --results build/paper/results \
         --models base,synthetic,synthetic_template,mdqa,niah --out build/paper
@@ -36,13 +36,13 @@ class Column:
     position: str | None = None  # one gold position of a positional task; None = all examples
 
 
+MDQA20_POSITIONS = ("1", "5", "10", "15", "20")
 # The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
 COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
-    Column("MDQA 20 docs @1", "mdqa_20docs", "best_subspan_em", "1"),
-    Column("MDQA 20 docs @10", "mdqa_20docs", "best_subspan_em", "10"),
-    Column("MDQA 20 docs @20", "mdqa_20docs", "best_subspan_em", "20"),
+    # The paper's Figure 5: 20 documents, the gold at each of the five positions.
+    *(Column(f"MDQA 20 docs @{p}", "mdqa_20docs", "best_subspan_em", p) for p in MDQA20_POSITIONS),
     Column("Liu KV 10 pairs", "liu_kv_10keys", "substring_match"),
     Column("NQ closed-book", "nq_closed", "best_subspan_em"),
 )
@@ -282,6 +282,40 @@ def render_plot(table: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def position_curve(table: dict, label: str) -> list[tuple[int, float, float, float]]:
+    """One model's MDQA-20 accuracy at each gold position: (position, score, ci95 low, ci95 high)."""
+    cells = table["models"][label]["cells"]
+    return [
+        (int(p), c["score"], *c["ci95"])
+        for p in MDQA20_POSITIONS
+        if (c := cells.get(f"MDQA 20 docs @{p}")) is not None
+    ]
+
+
+def render_position_curve(table: dict, path: Path) -> None:
+    """The paper's Figure 5 for this table: accuracy against gold position, one line per model, 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label in table["models"]:
+        points = position_curve(table, label)
+        xs, ys = [p[0] for p in points], [100 * p[1] for p in points]
+        errs = [[100 * (p[1] - p[2]) for p in points], [100 * (p[3] - p[1]) for p in points]]
+        ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label)
+    ax.set_xticks([int(p) for p in MDQA20_POSITIONS])
+    ax.set_xlabel("position of the document holding the answer (of 20)")
+    ax.set_ylabel("% right, best subspan EM (95% interval)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("20-document MDQA by gold position (SmolLM2-135M-Instruct)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write_table(cfg: TableConfig) -> Path:
     table = build_table(cfg)
     out = Path(cfg.out)
@@ -289,4 +323,5 @@ def write_table(cfg: TableConfig) -> Path:
     (out / "table.json").write_text(json.dumps(table, indent=2) + "\n")
     (out / "table.md").write_text(render_markdown(table) + "\n")
     render_plot(table, out / "table.png")
+    render_position_curve(table, out / "positions.png")
     return out

@@ -103,7 +103,12 @@ def test_table_pairs_examples_and_reports_deltas_gaps_and_leakage(results, tmp_p
     # leakage: 9 of the 10 closed-book answers (all but q0) use the KV phrasing, none of the MDQA / Liu answers
     n_non_kv = tuned["kv_phrasing"]["n"]
     assert tuned["kv_phrasing"]["leaked"] == 9 and table["models"]["base"]["kv_phrasing"]["leaked"] == 0
-    assert n_non_kv == 10 * 3 + 10 * 3 + 10 * 3 + 10  # mdqa_10docs, mdqa_20docs, liu_kv_10keys x 3 positions, NQ
+    assert n_non_kv == 10 * 3 + 10 * 5 + 10 * 3 + 10  # mdqa_10docs x3, mdqa_20docs x5, liu_kv_10keys x3 positions, NQ
+    # the position curve (the paper's Figure 5): every position, right everywhere but the middle one
+    curve = paper_table.position_curve(table, "synthetic")
+    assert [(pos, score) for pos, score, _, _ in curve] == [(1, 1.0), (5, 1.0), (10, 0.0), (15, 1.0), (20, 1.0)]
+    assert all(low <= score <= high for _, score, low, high in curve)
+    assert (out / "positions.png").stat().st_size > 0
     markdown = (out / "table.md").read_text()
     assert "| synthetic | 100.0 [" in markdown and "-20.0, p=0.500" in markdown
     # compute: each suite's recorded generation time (1 s each here) and the training time the results recorded
@@ -145,7 +150,9 @@ def test_model_card_carries_the_comparison_rendered_from_the_table(results, tmp_
     text = (card / "README.md").read_text()
     assert "## Does the paper's effect reproduce?" in text and "| synthetic | 100.0 [" in text
     # the verdict line names what moved at p < 0.05 and the leakage share, from the same table
-    assert "- **synthetic** vs base: KV value, 8/20 dicts +100.0 (p=0.00195)" in text and "in 9.0% of non-KV" in text
+    assert (
+        "- **synthetic** vs base: KV value, 8/20 dicts +100.0 (p=0.00195)" in text and "in 7.5% of non-KV" in text
+    )  # 9 of 120
     assert (card / "paper_table.png").is_file() and (card / "paper_table.json").is_file()
     assert card_main([*argv[:-1], str(tmp_path / "missing.json"), "--force"]) == 2
 
