@@ -19,7 +19,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: venv dataset model release train eval cards paper-table recipe-frontier bench bench-dataset bench-train bench-eval \
-	openai-finetune test test-fast test-slow lint clean
+	seed-spread openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -61,6 +61,9 @@ cards: $(STAMP)
 paper-table: $(STAMP)
 	$(PY) -m pipeline run plans/paper_table.yaml
 
+## The synthetic and MDQA-style rows at three seeds each, vs the base: build/seed_spread/spread.{md,json}.
+seed-spread: $(STAMP)
+	$(PY) -m pipeline run plans/seed_spread.yaml
 ## Train each recipe point (~8 min each on 2 cores), score it on validation data only: build/frontier/frontier.*.
 recipe-frontier: $(STAMP)
 	$(PY) -m pipeline run plans/frontier.yaml

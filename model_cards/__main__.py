@@ -4,6 +4,8 @@ r"""The reports: a model card, the paper table, each rendered only from recorded
         --finetuned-results build/results/finetuned --out build/cards \
         --model-id artificial-needles/SmolLM2-135M-Instruct-smollm2_kv_600-sft-full
     .venv/bin/python -m model_cards paper-table --results build/paper/results --out build/paper
+    .venv/bin/python -m model_cards seed-spread --results build/seed_spread/results --out build/seed_spread \
+        --models base,synthetic_seed0,synthetic_seed1,synthetic_seed2
 
 (The recipe frontier report is written by its plan: ``python -m pipeline run plans/frontier.yaml --only frontier``.)
 """
@@ -20,8 +22,9 @@ from infra.outputs import check_output_folder
 from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
 from model_cards.card import COMMAND, DEFAULT_BASE_MODEL, inputs_from_folders, table_sections, write_card
 from model_cards.paper_table import TableConfig, write_table
+from model_cards.seed_spread import SpreadConfig, write_spread
 
-COMMANDS = ("card", "paper-table")
+COMMANDS = ("card", "paper-table", "seed-spread")
 
 
 @dataclass
@@ -86,6 +89,16 @@ def run_paper_table(argv: list[str]) -> None:
     print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'table.png'}")
 
 
+def run_seed_spread(argv: list[str]) -> None:
+    cfg = parse_config(SpreadConfig, argv, "python -m model_cards seed-spread", "seed spread from results folders")
+    out = write_spread(cfg)
+    print((out / "spread.md").read_text())
+    print(f"wrote {out / 'spread.md'}, {out / 'spread.json'}")
+
+
+RUNNERS = {"card": run_card, "paper-table": run_paper_table, "seed-spread": run_seed_spread}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         return fail(UserError(f"give a report: one of {', '.join(COMMANDS)} (e.g. python -m model_cards card --help)"))
     try:
-        (run_card if argv[0] == "card" else run_paper_table)(argv[1:])
+        RUNNERS[argv[0]](argv[1:])
     except USER_ERRORS as err:
         return fail(err)
     return 0

@@ -68,6 +68,9 @@ class Plan:
     )
     paper_table: str | None = field(default=None, metadata={"help": "Write table.{md,json,png} of every model here."})
     frontier: str | None = field(default=None, metadata={"help": "Write frontier.{md,json,png} of every model here."})
+    seed_spread: str | None = field(
+        default=None, metadata={"help": "Write spread.{md,json} (each <row>_seed<k> group vs the base) here."}
+    )
     card: str | None = field(default=None, metadata={"help": "Render the model card of card_model here."})
     card_model: str | None = field(default=None, metadata={"help": "The label the card describes (vs the base)."})
     card_paper_table: str | None = field(

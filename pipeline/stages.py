@@ -342,6 +342,18 @@ def frontier_stage(plan: Plan) -> Stage:
     return Stage("frontier", lambda: check_results_folder(out), None, run)
 
 
+def seed_spread_stage(plan: Plan) -> Stage:
+    from model_cards.seed_spread import SpreadConfig, write_spread
+
+    out = Path(plan.seed_spread)
+
+    def run() -> None:
+        written = write_spread(SpreadConfig(results=plan.results_dir, out=str(out), models=",".join(plan.models)))
+        print((written / "spread.md").read_text())
+
+    return Stage("seed_spread", lambda: check_results_folder(out), None, run)
+
+
 def existing(path: str | None) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
@@ -444,6 +456,8 @@ def build_stages(plan: Plan, forced: Callable[[str], bool] = lambda name: False)
         stages.append(paper_table_stage(plan))
     if plan.frontier:
         stages.append(frontier_stage(plan))
+    if plan.seed_spread:
+        stages.append(seed_spread_stage(plan))
     if plan.card:
         stages.append(card_stage(plan))
     if plan.release_dir:

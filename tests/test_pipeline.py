@@ -15,6 +15,7 @@ import pytest
 import yaml
 from fixture_data import recipe_args
 
+from dataset_builder.config import named_configs
 from evaluation.data import EvalExample
 from evaluation.results import COMMAND as RESULTS_COMMAND
 from evaluation.results import build_results, write_results
@@ -88,9 +89,10 @@ def test_the_cli_prints_a_bad_plan_in_one_line(tmp_path, capsys):
     assert "does not exist; give one of plans/*.yaml" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["release", "paper_table", "frontier"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "plans").glob("*.yaml")))
 def test_committed_plans_parse_and_every_override_is_a_recipe_key(name):
     plan = read_plan(ROOT / "plans" / f"{name}.yaml")
+    assert set(plan.datasets if plan.datasets != "all" else []) <= set(named_configs()), "every dataset is a config"
     for label in plan.trained_labels:
         training_identity(plan.models[label])  # raises on a misspelled override, as before any compute
     for task in plan.eval:

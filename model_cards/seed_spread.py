@@ -1,0 +1,153 @@
+"""Seed spread: is a finetuning effect larger than what another training seed would change?
+
+Every row of the paper table is one training run. The paper averages three seeds; ``make seed-spread``
+(``plans/seed_spread.yaml``) trains the synthetic and the MDQA-style rows three times each (the authors' data seeds
+0/1/2 with training seeds 42/43/44), evaluates them on the columns the paper's claims rest on, and this report writes
+``spread.{md,json}``: per group and column, each seed's score and paired change from the base, their mean and
+min-max, and whether the effect exceeds the spread::
+
+    .venv/bin/python -m model_cards seed-spread --results build/seed_spread/results \
+        --models base,synthetic_seed0,synthetic_seed1,synthetic_seed2 --out build/seed_spread
+
+A group is the labels that differ only by their ``_seed<k>`` suffix. "Exceeds the spread" means every seed's change
+from the base has the same sign and none is zero: the min-max range of the changes excludes 0, so no seed of the
+three would have told the opposite story. With three seeds this is a description, not a test; the per-seed paired
+McNemar p is in the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluation.results import check_one_setting, load_results, read_samples
+from infra.cli import UserError
+from infra.outputs import check_results_folder
+from infra.project import split_list
+from model_cards.paper_table import Column, cell, outcomes, pct
+
+# The columns the paper's claims rest on (issue: KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column whose
+# task the results do not hold is left out, so a plan can add the lm-eval columns without editing this list.
+SPREAD_COLUMNS = (
+    Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
+    Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
+    Column("MDQA 20 docs @10", "mdqa_20docs_at10", "best_subspan_em", "10"),
+    Column("NQ closed-book", "nq_closed", "best_subspan_em"),
+)
+SEED_SUFFIX = re.compile(r"^(?P<group>.+)_seed(?P<seed>\d+)$")
+
+
+@dataclass
+class SpreadConfig:
+    results: str = field(metadata={"help": "Folder holding one results folder per model label."})
+    out: str = field(metadata={"help": "Folder for spread.md and spread.json."})
+    models: str = field(metadata={"help": "Comma-separated labels, the base first, then <group>_seed<k> labels."})
+
+    def __post_init__(self) -> None:
+        if not Path(self.results).is_dir():
+            raise UserError(f"results folder {self.results} does not exist; run `make seed-spread` (it writes it)")
+        missing = [m for m in self.labels if not (Path(self.results) / m).is_dir()]
+        if missing:
+            raise UserError(f"no results for {', '.join(missing)} in {self.results}; evaluate them or drop them")
+        seeds_of(self.labels[1:])  # a label without a seed suffix fails now, before anything is read
+        check_results_folder(Path(self.out))
+
+    @property
+    def labels(self) -> list[str]:
+        return split_list(self.models)
+
+
+def seeds_of(labels: list[str]) -> dict[str, list[str]]:
+    """``synthetic_seed0, synthetic_seed1, mdqa_seed0`` -> ``{synthetic: [...0, ...1], mdqa: [...0]}``."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        match = SEED_SUFFIX.match(label)
+        if match is None:
+            raise UserError(f"model label {label!r} has no _seed<k> suffix; name the seeds of a row <row>_seed<k>")
+        groups.setdefault(match["group"], []).append(label)
+    return groups
+
+
+def spread(cells: list[dict]) -> dict:
+    """Mean and min-max of the seeds' scores and changes; the effect exceeds the spread when no change is 0 and
+    all share one sign (the min-max range of the changes excludes 0)."""
+    scores, deltas = [c["score"] for c in cells], [c["delta"] for c in cells]
+    return {
+        "seeds": len(cells),
+        "score_mean": sum(scores) / len(scores),
+        "score_range": [min(scores), max(scores)],
+        "delta_mean": sum(deltas) / len(deltas),
+        "delta_range": [min(deltas), max(deltas)],
+        "exceeds_spread": min(deltas) > 0 or max(deltas) < 0,
+    }
+
+
+def build_spread(cfg: SpreadConfig) -> dict:
+    root = Path(cfg.results)
+    base, *tuned = cfg.labels
+    results = {label: load_results(root / label) for label in cfg.labels}
+    setting = check_one_setting(results)  # seeds are compared under one evaluation setting only
+    columns = [c for c in SPREAD_COLUMNS if all(c.task in r for r in results.values())]
+    if not columns:
+        raise UserError(f"the results in {root} hold none of {[c.task for c in SPREAD_COLUMNS]}; evaluate them")
+    table = {"base": base, "columns": [c.title for c in columns], "eval_setting": setting, "groups": {}}
+    base_cells = {c.title: cell(outcomes(read_samples(root / base, c.task), c), None) for c in columns}
+    table["base_cells"] = base_cells
+    for group, labels in seeds_of(tuned).items():
+        per_column = {}
+        for column in columns:
+            base_outcomes = outcomes(read_samples(root / base, column.task), column)
+            cells = {
+                label: cell(outcomes(read_samples(root / label, column.task), column), base_outcomes)
+                for label in labels
+            }
+            per_column[column.title] = {"per_seed": cells, **spread(list(cells.values()))}
+        table["groups"][group] = per_column
+    return table
+
+
+def render_markdown(table: dict) -> str:
+    lines = [
+        "Mean score over the seeds [min-max]; under it, the mean paired change from the base [min-max of the "
+        "seeds' changes]; ✓ = every seed's change has the same sign (the effect exceeds the seed spread).",
+        "",
+        "| row | " + " | ".join(table["columns"]) + " |",
+        "|---|" + "---|" * len(table["columns"]),
+        f"| {table['base']} | " + " | ".join(pct(table["base_cells"][c]["score"]) for c in table["columns"]) + " |",
+    ]
+    for group, per_column in table["groups"].items():
+        cells = []
+        for title in table["columns"]:
+            s = per_column[title]
+            (lo, hi), (dlo, dhi) = s["score_range"], s["delta_range"]
+            mark = " ✓" if s["exceeds_spread"] else ""
+            cells.append(
+                f"{pct(s['score_mean'])} [{pct(lo)}-{pct(hi)}]<br>{s['delta_mean'] * 100:+.1f} "
+                f"[{dlo * 100:+.1f}, {dhi * 100:+.1f}]{mark}"
+            )
+        lines.append(f"| {group} ({per_column[table['columns'][0]]['seeds']} seeds) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def spread_checks(table: dict) -> list[str]:
+    """Whether the effects the paper's claims rest on exceed the seed spread, in words."""
+    lines = []
+    for group, per_column in table["groups"].items():
+        for title, s in per_column.items():
+            verdict = "exceeds" if s["exceeds_spread"] else "does not exceed"
+            lines.append(
+                f"- {group}, {title}: mean change {s['delta_mean'] * 100:+.1f} points over {s['seeds']} seeds "
+                f"(range {s['delta_range'][0] * 100:+.1f} to {s['delta_range'][1] * 100:+.1f}): {verdict} the spread."
+            )
+    return lines
+
+
+def write_spread(cfg: SpreadConfig) -> Path:
+    table = build_spread(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spread.json").write_text(json.dumps(table, indent=2) + "\n")
+    (out / "spread.md").write_text(render_markdown(table) + "\n\n" + "\n".join(spread_checks(table)) + "\n")
+    return out
