@@ -19,7 +19,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: venv dataset model release train eval cards paper-table recipe-frontier bench bench-dataset bench-train bench-eval \
-	seed-spread openai-finetune test test-fast test-slow lint clean
+	seed-spread headline openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -57,6 +57,9 @@ eval: $(STAMP)
 cards: $(STAMP)
 	$(PY) -m pipeline run plans/release.yaml --only card
 
+## The README's headline block and docs/headline.json, from the release's results (run `make release` first).
+headline: $(STAMP)
+	$(PY) -m model_cards headline --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --json docs/headline.json --readme README.md
 ## The paper's Table 2 for SmolLM2-135M: build/paper/table.{md,json,png} (trains and evaluates what is missing).
 paper-table: $(STAMP)
 	$(PY) -m pipeline run plans/paper_table.yaml

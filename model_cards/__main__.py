@@ -6,6 +6,8 @@ r"""The reports: a model card, the paper table, each rendered only from recorded
     .venv/bin/python -m model_cards paper-table --results build/paper/results --out build/paper
     .venv/bin/python -m model_cards seed-spread --results build/seed_spread/results --out build/seed_spread \
         --models base,synthetic_seed0,synthetic_seed1,synthetic_seed2
+    .venv/bin/python -m model_cards headline --base-results build/results/base \
+        --finetuned-results build/results/finetuned --json docs/headline.json --readme README.md
 
 (The recipe frontier report is written by its plan: ``python -m pipeline run plans/frontier.yaml --only frontier``.)
 """
@@ -21,10 +23,11 @@ from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
 from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
 from model_cards.card import COMMAND, DEFAULT_BASE_MODEL, inputs_from_folders, table_sections, write_card
+from model_cards.headline import write_headline
 from model_cards.paper_table import TableConfig, write_table
 from model_cards.seed_spread import SpreadConfig, write_spread
 
-COMMANDS = ("card", "paper-table", "seed-spread")
+COMMANDS = ("card", "paper-table", "seed-spread", "headline")
 
 
 @dataclass
@@ -96,7 +99,27 @@ def run_seed_spread(argv: list[str]) -> None:
     print(f"wrote {out / 'spread.md'}, {out / 'spread.json'}")
 
 
-RUNNERS = {"card": run_card, "paper-table": run_paper_table, "seed-spread": run_seed_spread}
+@dataclass
+class HeadlineConfig:
+    base_results: Path = field(
+        metadata={"help": "Results folder of the base model (the release's build/results/base)."}
+    )
+    finetuned_results: Path = field(metadata={"help": "Results folder of the finetuned model."})
+    json: Path = field(default=Path("docs/headline.json"), metadata={"help": "The summary this command writes."})
+    readme: Path = field(default=Path("README.md"), metadata={"help": "README whose headline block is rewritten."})
+
+    def __post_init__(self) -> None:
+        if not self.readme.is_file():
+            raise UserError(f"README {self.readme} does not exist; give the README holding the headline markers")
+
+
+def run_headline(argv: list[str]) -> None:
+    cfg = parse_config(HeadlineConfig, argv, "python -m model_cards headline", "the README's generated headline")
+    write_headline(cfg.base_results, cfg.finetuned_results, cfg.json, cfg.readme)
+    print(f"wrote {cfg.json} and the headline block of {cfg.readme}")
+
+
+RUNNERS = {"card": run_card, "paper-table": run_paper_table, "seed-spread": run_seed_spread, "headline": run_headline}
 
 
 def main(argv: list[str] | None = None) -> int:
