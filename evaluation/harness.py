@@ -46,7 +46,7 @@ from evaluation.generation import Placement, resolve_placement
 from evaluation.tasks import EvalConfigError
 from infra.machine import cpu_model_name, cpu_supports_bf16
 from infra.outputs import check_output_folder, staged_folder
-from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR
+from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR, is_hub_id
 
 # The paper's general-ability checks, as lm-eval names them.
 GENERAL_TASKS = LOCAL_TASKS
@@ -197,8 +197,10 @@ def run_lm_eval(
     plan = None
     if data == "local":
         if limit is not None or include_path:
-            raise EvalConfigError("--data local draws its subset with --n / --mmlu-per-subject / --seed; "
-                                  "--limit and --include-path are for --data hub")
+            raise EvalConfigError(
+                "--data local draws its subset with --n / --mmlu-per-subject / --seed; "
+                "--limit and --include-path are for --data hub"
+            )
         roots = find_data_roots(gsm8k_dir)
         plan = plan_local_run(
             tasks, roots, seed=seed, n=n, mmlu_per_subject=mmlu_per_subject, nq_oracle=Path(nq_oracle)
@@ -211,6 +213,8 @@ def run_lm_eval(
                 f"unknown lm-eval task(s) {unknown}; list them with `.venv/bin/lm-eval ls tasks` "
                 "(add --include-path for your own task YAMLs)"
             )
+    if not Path(model).exists() and not is_hub_id(model):
+        raise EvalConfigError(f"--model {model}: no such folder and not a Hub id (org/name); give a model folder")
     placement = resolve_placement(device, precision)
     with staged_folder(out, COMMAND, force) as folder:
         if plan is not None:
