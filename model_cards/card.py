@@ -76,6 +76,11 @@ class CardInputs:
     paper_plot: Path | None = None  # its table.png
     frontier: dict | None = None  # model_cards.frontier's frontier.json: how the recipe's settings were chosen
     frontier_plot: Path | None = None  # its frontier.png
+    # the general benchmarks (python -m evaluation lm-eval over local data): each model's summary.json, and the
+    # paired change per column on the same items (evaluation.general.pair_runs)
+    general_base: dict | None = None
+    general_finetuned: dict | None = None
+    general_paired: dict | None = None
 
 
 def position_sort_key(label: str) -> tuple:
@@ -175,6 +180,73 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
                     )
                 )
     return out
+
+
+# lm-eval task -> (display name, the Hub dataset its stock task reads, the split scored); the card's model-index names
+# the task as lm-eval does, so the Hub shows these like any leaderboard card's.
+GENERAL_DATASETS = {
+    "mmlu": ("MMLU", "cais/mmlu", "test"),
+    "hellaswag": ("HellaSwag", "Rowan/hellaswag", "validation"),
+    "triviaqa": ("TriviaQA", "mandarjoshi/trivia_qa", "validation"),
+    "nq_open": ("NQ-Open", "google-research-datasets/nq_open", "validation"),
+    "gsm8k": ("GSM8K", "openai/gsm8k", "test"),
+}
+
+
+LM_EVAL_URL = "https://github.com/EleutherAI/lm-evaluation-harness"
+
+
+def general_results(inputs: CardInputs) -> list[EvalResult]:
+    """The finetuned model's general-benchmark scores as model-index entries under lm-eval's task names."""
+    summary = inputs.general_finetuned
+    if not summary:
+        return []
+    out = []
+    for task, score in summary["scores"].items():
+        name, dataset, split = GENERAL_DATASETS.get(task, (task, task, "test"))
+        metric, filt = summary["primary_metric"][task]
+        n = summary["scored"][task]
+        out.append(
+            EvalResult(
+                task_type="text-generation",
+                task_name=task,
+                dataset_type=dataset,
+                dataset_name=f"{name} ({n} items, seed {summary['subset']['seed']})",
+                dataset_split=split,
+                metric_type=metric,
+                metric_name=f"{metric} ({filt})" if filt != "none" else metric,
+                metric_value=round(score, 4),
+                source_name="lm-evaluation-harness " + summary["lm_eval_version"],
+                source_url=LM_EVAL_URL,
+            )
+        )
+    return out
+
+
+def general_section(inputs: CardInputs) -> str:
+    """Base vs finetuned on the general benchmarks, each change with its exact paired McNemar p on the same items."""
+    if not (inputs.general_base and inputs.general_finetuned):
+        return ""
+    base, tuned, paired = inputs.general_base, inputs.general_finetuned, inputs.general_paired or {}
+    lines = [
+        "## General ability (lm-eval stock tasks, local data)",
+        "",
+        "The paper's check that KV finetuning keeps general ability (its Table 2), on seeded subsets of each",
+        "benchmark: lm-eval's own prompts and metrics over local copies (`evaluation/lm_eval_tasks/`), NQ-Open",
+        "without the NQ questions any training set used. Change = finetuned - base on the same items, McNemar p.",
+        "",
+        "| benchmark | metric | n | base | finetuned | change (paired p) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, score in tuned["scores"].items():
+        name = GENERAL_DATASETS.get(task, (task,))[0]
+        metric, _ = tuned["primary_metric"][task]
+        change = paired.get(task)
+        delta = f"{change['delta'] * 100:+.1f} (p={change['mcnemar_p']:.2g})" if change else "not paired"
+        b = base["scores"].get(task)
+        b_text = f"{b * 100:.1f}" if b is not None else "-"
+        lines.append(f"| {name} | {metric} | {tuned['scored'][task]} | {b_text} | {score * 100:.1f} | {delta} |")
+    return "\n".join(lines) + "\n\n"
 
 
 def paired_outcomes(samples: dict[str, dict], metric: str) -> dict[str, float]:
@@ -347,7 +419,7 @@ def render_model_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> 
         library_name="transformers",
         pipeline_tag="text-generation",
         tags=inputs.tags,
-        eval_results=eval_results(inputs) or None,
+        eval_results=(eval_results(inputs) + general_results(inputs)) or None,
     )
     plot = f"![Accuracy by gold position, base vs finetuned]({plot_name})\n\n" if plot_name else ""
     recipe = f"```yaml\n{inputs.recipe_text.strip()}\n```\n\n" if inputs.recipe_text.strip() else ""
@@ -378,7 +450,7 @@ Recipe `{inputs.recipe_path}`, trained with:
 {inputs.train_command}
 ```
 
-{sections}{recipe}## Evaluation details and data variants
+{general_section(inputs)}{sections}{recipe}## Evaluation details and data variants
 
 {chr(10).join(provenance(inputs))}
 
@@ -391,8 +463,8 @@ Recipe `{inputs.recipe_path}`, trained with:
 - Sample sizes are small (CPU budget; see `limit` above) and the intervals are wide: differences inside
   overlapping intervals are not evidence either way.
 - A 135M-parameter model: absolute QA accuracy is low; the card reports what was measured.
-- General-ability benchmarks (MMLU, HellaSwag, GSM8K, TriviaQA, FLenQA) need Hub data and run through
-  `python -m evaluation lm-eval`; they are not part of this offline card unless listed in the table.
+- General benchmarks, when listed, are seeded subsets sized for CPU time (n in their table); FLenQA needs the Hub
+  (`python -m evaluation lm-eval --data hub --include-path <its task YAML>`) and is not part of this offline card.
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
@@ -447,6 +519,19 @@ def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
     }
 
 
+def read_general(base_run: Path, finetuned_run: Path) -> dict:
+    """Both lm-eval runs' summaries and their paired changes; a missing run is one error naming the plan stage."""
+    from evaluation.general import pair_runs
+
+    summaries = {}
+    for key, run in (("general_base", base_run), ("general_finetuned", finetuned_run)):
+        path = Path(run) / "summary.json"
+        if not path.is_file():
+            raise UserError(f"{path} is missing; run the general stage (python -m evaluation lm-eval --out {run})")
+        summaries[key] = json.loads(path.read_text())
+    return {**summaries, "general_paired": pair_runs(Path(base_run), Path(finetuned_run))}
+
+
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:
     """Both folders must exist and hold results of the current schema (``load_results`` says which file is wrong)."""
     base, ft = load_results(base_dir), load_results(finetuned_dir)
@@ -454,6 +539,9 @@ def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kw
     kwargs.setdefault("base_samples", {task: read_samples(base_dir, task) for task in base})
     kwargs.setdefault("finetuned_samples", {task: read_samples(finetuned_dir, task) for task in ft})
     recipe = Path(kwargs.get("recipe_path", DEFAULT_RECIPE))
+    general = kwargs.pop("general_dirs", None)  # (base run, finetuned run) of python -m evaluation lm-eval
+    if general:
+        kwargs.update(read_general(*general))
     if "recipe_text" not in kwargs and recipe.is_file():
         kwargs["recipe_text"] = recipe.read_text()
     return CardInputs(base_results=base, finetuned_results=ft, model_id=model_id, **kwargs)

@@ -68,6 +68,13 @@ class Plan:
     )
     paper_table: str | None = field(default=None, metadata={"help": "Write table.{md,json,png} of every model here."})
     frontier: str | None = field(default=None, metadata={"help": "Write frontier.{md,json,png} of every model here."})
+    general: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "The general benchmarks through lm-eval: {tasks: [...], n, mmlu_per_subject, seed, out} "
+            "(python -m evaluation lm-eval over the local copies; out/<label> per model)."
+        },
+    )
     seed_spread: str | None = field(
         default=None, metadata={"help": "Write spread.{md,json} (each <row>_seed<k> group vs the base) here."}
     )
@@ -126,6 +133,8 @@ class Plan:
             )
         if self.release_dir is not None and self.card is None:
             raise PlanError("release_dir needs card and card_model: the release stages the card's model")
+        if self.general is not None:
+            check_general(self.general)
         for key in ("dataset_dir", "base_model", "results_dir", "data_dir", "model_repo", "dataset_repo"):
             check_type(key, getattr(self, key), str, "a path or id")
 
@@ -141,6 +150,27 @@ class Plan:
         """``python -m evaluation run --limit`` of ``task``: n itself (same meaning), or None for all."""
         n = self.eval[task]
         return None if n == ALL else n
+
+
+GENERAL_KEYS = ("tasks", "n", "mmlu_per_subject", "seed", "out")
+GENERAL_TASKS = ("mmlu", "hellaswag", "triviaqa", "nq_open", "gsm8k")  # evaluation.general.LOCAL_TASKS
+
+
+def check_general(general: Any) -> None:
+    """``general``: which lm-eval columns, the subset (n items per task, k per MMLU subject, its seed), the folder."""
+    check_type("general", general, dict, "a mapping {tasks: [mmlu, ...], n: 20, mmlu_per_subject: 1, out: ...}")
+    unknown = sorted(set(map(str, general)) - set(GENERAL_KEYS))
+    if unknown:
+        raise PlanError(f"general: unknown key(s) {unknown}; its keys are {', '.join(GENERAL_KEYS)}")
+    tasks = general.get("tasks")
+    if not isinstance(tasks, list) or not tasks or not set(tasks) <= set(GENERAL_TASKS):
+        raise PlanError(f"general.tasks={tasks!r}; list some of {', '.join(GENERAL_TASKS)}")
+    for key in ("n", "mmlu_per_subject"):
+        if general.get(key) is not None:
+            check_int(f"general.{key}", general[key])
+    if not isinstance(general.get("seed", 0), int) or isinstance(general.get("seed", 0), bool):
+        raise PlanError(f"general.seed={general['seed']!r}; give an integer")
+    check_type("general.out", general.get("out"), str, "the folder holding one lm-eval run per model label")
 
 
 def check_type(key: str, value: Any, kind: type, what: str) -> None:

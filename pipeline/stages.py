@@ -288,6 +288,53 @@ def eval_stage(plan: Plan, label: str, force: Callable[[], bool]) -> Stage:
     )
 
 
+def general_args(plan: Plan, model: str, out: Path) -> list[str]:
+    """``python -m evaluation lm-eval`` of one model: the plan's columns and subset, its batch size and precision."""
+    general = plan.general
+    args = ["-m", "evaluation", "lm-eval", "--model", model, "--tasks", ",".join(general["tasks"]), "--out", str(out)]
+    args += [
+        "--batch_size",
+        str(plan.batch_size),
+        "--precision",
+        plan.precision,
+        "--seed",
+        str(general.get("seed", 0)),
+    ]
+    args += ["--nq_oracle", f"{plan.data_dir}/nq-open-oracle-dev.jsonl.gz"]
+    for key in ("n", "mmlu_per_subject"):
+        if general.get(key) is not None:
+            args += [f"--{key}", str(general[key])]
+    return args
+
+
+def general_stage(plan: Plan, label: str) -> Stage:
+    """The general benchmarks of one model (lm-eval over local data) into ``general.out/<label>``; done when that
+    folder carries lm-eval's marker with this model (weights), this subset and this setting."""
+    from evaluation.harness import COMMAND
+
+    folder = Path(plan.general["out"]) / label
+    model = model_path(plan, label)
+
+    def identity() -> dict:
+        return {**eval_identity(plan, model), "general": plan.general}
+
+    def run() -> None:
+        if plan.models[label] and not finished_training(Path(model), None):
+            print(f"[general:{label}] {model} holds no finished model yet; run its train stage (--only train:{label})")
+            return
+        # a stale folder of its own (another model, subset or setting) is one lm-eval replaces; anyone else's was
+        # refused by check() before any stage ran
+        run_step(general_args(plan, model, folder))
+        stamp_identity(folder, COMMAND, identity())
+
+    def check() -> None:
+        marker = read_marker(folder)
+        if folder.exists() and any(folder.iterdir()) and marker.get("command") != COMMAND:
+            check_output_folder(folder, COMMAND)  # someone else's non-empty folder: refused before any compute
+
+    return Stage(f"general:{label}", check, lambda: marker_matches(folder, COMMAND, identity()), run)
+
+
 def replay_stage(plan: Plan) -> Stage:
     """The base's own answers to the NQ replay quarter (evaluated under the plan's setting) as training rows."""
     from training.replay import COMMAND
@@ -358,6 +405,14 @@ def existing(path: str | None) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
 
+def general_runs(plan: Plan) -> tuple[Path, Path] | None:
+    """The base's and the card model's lm-eval runs, when the plan has the general benchmarks."""
+    if not plan.general:
+        return None
+    out = Path(plan.general["out"])
+    return out / plan.base_label, out / plan.card_model
+
+
 def card_inputs(plan: Plan) -> dict[str, Any]:
     """What the card is rendered from, by sha256: both results folders' files, the optional sections, the recipe."""
     results = Path(plan.results_dir)
@@ -370,6 +425,9 @@ def card_inputs(plan: Plan) -> dict[str, Any]:
     sections = [existing(plan.card_paper_table), existing(plan.card_frontier)]
     for path in filter(None, sections):
         for part in (path, path.with_suffix(".png")):
+            files[str(part)] = sha256_file(part) if part.is_file() else None
+    for run in general_runs(plan) or ():
+        for part in sorted(run.glob("samples/*.jsonl")) + [run / "summary.json"]:
             files[str(part)] = sha256_file(part) if part.is_file() else None
     spec = plan.models[plan.card_model]
     files[spec["recipe"]] = sha256_file(Path(spec["recipe"]))
@@ -393,6 +451,7 @@ def card_stage(plan: Plan) -> Stage:
             recipe_path=spec["recipe"],
             train_command=train_command,
             **table_sections(existing(plan.card_paper_table), existing(plan.card_frontier)),
+            general_dirs=general_runs(plan),
         )
         print(f"wrote {write_card(inputs, out)}")
         stamp_identity(out, COMMAND, card_inputs(plan))
@@ -452,6 +511,8 @@ def build_stages(plan: Plan, forced: Callable[[str], bool] = lambda name: False)
         stages.append(replay_stage(plan))
     stages += [train_stage(plan, label) for label in plan.trained_labels]
     stages += [eval_stage(plan, label, lambda n=f"eval:{label}": forced(n)) for label in plan.models]
+    if plan.general:
+        stages += [general_stage(plan, label) for label in plan.models]
     if plan.paper_table:
         stages.append(paper_table_stage(plan))
     if plan.frontier:

@@ -260,3 +260,31 @@ def kill_run_at(argv: list[str], step: int, monkeypatch) -> None:
         patch.setattr(sft, "build_trainer", build_killed_trainer)
         with pytest.raises(Killed):
             sft.main(argv)
+
+
+def write_general_run(folder: Path, outcomes: dict[str, list[int]], model: str = "m", n: int | None = None) -> Path:
+    """A folder as ``python -m evaluation lm-eval`` writes it (its marker, summary.json, samples/<column>.jsonl):
+    column -> the 0/1 outcome of each item, items ``<column>:<i>`` with the same text hash in every run."""
+    from evaluation.general import PRIMARY_METRIC
+    from evaluation.harness import COMMAND
+    from infra.outputs import mark
+
+    (folder / "samples").mkdir(parents=True, exist_ok=True)
+    for column, hits in outcomes.items():
+        metric, filt = PRIMARY_METRIC[column]
+        rows = [
+            {"task": column, "doc_id": i, "filter": filt, "doc_hash": f"h{i}", metric: v} for i, v in enumerate(hits)
+        ]
+        (folder / f"samples/{column}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = {
+        "model": model,
+        "tasks": list(outcomes),
+        "subset": {"seed": 0, "n": n},
+        "lm_eval_version": "0.4.13",
+        "scored": {c: len(h) for c, h in outcomes.items()},
+        "scores": {c: sum(h) / len(h) for c, h in outcomes.items()},
+        "primary_metric": {c: list(PRIMARY_METRIC[c]) for c in outcomes},
+    }
+    (folder / "summary.json").write_text(json.dumps(summary) + "\n")
+    mark(folder, COMMAND)
+    return folder

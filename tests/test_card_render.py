@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from fixture_data import write_fixture_results
+from fixture_data import write_fixture_results, write_general_run
 from huggingface_hub import ModelCard
 
 from evaluation.results import load_results
 from evaluation.tasks import load_task
+from infra.cli import UserError
 from model_cards.__main__ import main as reports_main
 from model_cards.card import PLOT_NAME, inputs_from_folders, write_card
 
@@ -165,3 +166,27 @@ def test_a_table_section_of_another_setting_is_flagged_on_the_card():
     assert setting_note({"eval_setting": card}, card) == ""
     note = setting_note({"eval_setting": {**card, "batch_size": 64}}, card)
     assert "another evaluation setting (batch_size 64" in note and "(batch_size 8," in note
+
+
+def test_general_benchmarks_join_the_model_index_under_lm_evals_names_with_their_paired_change(
+    result_folders, tmp_path
+):
+    base, ft = result_folders
+    # MMLU: 10 items, base 4 right, finetuned 7 (3 gained, none lost); HellaSwag unchanged
+    gb = write_general_run(tmp_path / "general/base", {"mmlu": [1] * 4 + [0] * 6, "hellaswag": [1, 0, 1, 0]})
+    gf = write_general_run(tmp_path / "general/ft", {"mmlu": [1] * 7 + [0] * 3, "hellaswag": [1, 0, 1, 0]})
+    inputs = inputs_from_folders(base, ft, "someone/SmolLM2-135M-kv", general_dirs=(gb, gf))
+    card = ModelCard.load(write_card(inputs, tmp_path / "card"))
+    general = {r.task_name: r for r in card.data.eval_results if r.task_name in ("mmlu", "hellaswag")}
+    assert general["mmlu"].metric_type == "acc" and general["mmlu"].metric_value == 0.7
+    assert general["mmlu"].dataset_type == "cais/mmlu" and general["hellaswag"].metric_value == 0.5
+    text = card.text
+    assert "| MMLU | acc | 10 | 40.0 | 70.0 | +30.0 (p=0.25) |" in text  # exact McNemar, 3 discordant: 2/8
+    assert "| HellaSwag | acc_norm | 4 | 50.0 | 50.0 | +0.0 (p=1) |" in text
+
+
+def test_a_missing_general_run_is_one_error_naming_the_stage(result_folders, tmp_path):
+    base, ft = result_folders
+    gb = write_general_run(tmp_path / "general/base", {"mmlu": [1, 0]})
+    with pytest.raises(UserError, match=r"general/ft/summary.json is missing; run the general stage"):
+        inputs_from_folders(base, ft, "someone/m", general_dirs=(gb, tmp_path / "general/ft"))

@@ -7,13 +7,14 @@ results files, through the same functions), so every stage decision here is the 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from fixture_data import recipe_args
+from fixture_data import recipe_args, write_general_run
 
 from dataset_builder.config import named_configs
 from evaluation.data import EvalExample
@@ -51,6 +52,9 @@ def write_plan(path: Path, text: str) -> Path:
         ("precision: fp16\n", "precision='fp16'; use one of auto, bf16, fp32"),
         ("card: build/cards\n", "card and card_model go together"),
         ("card: c\ncard_model: base\n", "card_model 'base' is not a trained model of this plan: ['ft']"),
+        ("general:\n  tasks: [mmlu]\n  n: 2\n", "general.out is a NoneType; write the folder holding one lm-eval"),
+        ("general:\n  tasks: [arc]\n  out: g\n", "general.tasks=['arc']; list some of mmlu, hellaswag"),
+        ("general:\n  tasks: [mmlu]\n  limit: 2\n  out: g\n", "general: unknown key(s) ['limit']"),
     ],
 )
 def test_a_bad_plan_key_is_one_error_naming_the_fix(tmp_path, extra, words):
@@ -124,6 +128,9 @@ class Commands:
         self.calls.append((module, flag(args, "--tasks") or flag(args, "--output_dir") or ""))
         if module == "training.sft":
             self.train(args[2:])
+        elif module == "evaluation" and args[2] == "lm-eval":
+            n = int(flag(args, "--n")) if "--n" in args else 3
+            write_general_run(Path(flag(args, "--out")), {"hellaswag": [1, 0, 1][:n]}, model=flag(args, "--model"))
         elif module == "evaluation":
             self.evaluate(args)
         else:
@@ -386,3 +393,35 @@ def test_a_really_killed_training_is_resumed_by_its_stage_then_skipped(tiny_plan
     assert run_plan(plan, only=["train"]) == ["train:ft"]
     assert finished_training(ft, training_identity(spec))
     assert run_plan(plan, only=["train"]) == []
+
+
+def test_the_general_benchmarks_run_once_per_model_and_again_when_their_subset_changes(
+    tiny_plan, tmp_path, monkeypatch
+):
+    commands = Commands(tiny_plan)
+    monkeypatch.setattr(stages, "run_step", commands)
+    general = {"tasks": ["hellaswag"], "n": 3, "seed": 0, "out": str(tmp_path / "general")}
+    plan = tiny_plan(general=general)
+    run_plan(plan, only=["train", "general"])
+    runs = [c for c in commands.calls if c[0] == "evaluation"]
+    assert len(runs) == 2, "one lm-eval run per model"
+    assert (tmp_path / "general/base/summary.json").is_file() and (tmp_path / "general/ft/samples").is_dir()
+    commands.calls.clear()
+    run_plan(plan, only=["general"])
+    assert commands.calls == [], "a finished run of this model, subset and setting is not redone"
+    run_plan(tiny_plan(general={**general, "n": 2}), only=["general:base"])
+    assert [c[0] for c in commands.calls] == ["evaluation"], "another subset is another run"
+    args = stages.general_args(plan, "m", Path("o"))
+    assert args[:3] == ["-m", "evaluation", "lm-eval"] and args[args.index("--n") + 1] == "3"
+    assert args[args.index("--batch_size") + 1] == "8", "the plan's one evaluation setting"
+
+
+@pytest.mark.integration  # a real `python -m evaluation lm-eval` of the tiny model (~20 s)
+def test_the_general_stage_runs_the_real_lm_eval_command_and_is_then_done(tiny_plan, tmp_path):
+    plan = tiny_plan(general={"tasks": ["hellaswag"], "n": 2, "seed": 0, "out": str(tmp_path / "general")})
+    (stage,) = [s for s in stages.build_stages(plan) if s.name == "general:base"]
+    stage.check()
+    stage.run()
+    summary = json.loads((tmp_path / "general/base/summary.json").read_text())
+    assert summary["scored"] == {"hellaswag": 2} and summary["placement"]["batch_size"] == 8
+    assert stage.done(), "its marker now carries this model, subset and setting"
