@@ -64,6 +64,11 @@ class TableConfig:
         metadata={"help": "Comma-separated model labels (results sub-folders), the base first."},
     )
 
+    general: str | None = field(
+        default=None,
+        metadata={"help": "Folder of one `python -m evaluation lm-eval` run per label: adds the general columns."},
+    )
+
     def __post_init__(self) -> None:
         if not Path(self.results).is_dir():
             raise UserError(f"results folder {self.results} does not exist; run `make paper-table` (it writes it)")
@@ -126,6 +131,48 @@ def compute_time(results: dict[str, dict]) -> dict:
     }
 
 
+def general_block(root: Path, labels: list[str]) -> dict:
+    """The paper's Table 2 columns (lm-eval over local data): per model each column's score and n, and for a
+    finetuned model the paired change from the base on the same items (evaluation.general.pair_runs)."""
+    from evaluation.general import pair_runs
+
+    base, *tuned = labels
+    summaries = {}
+    for label in labels:
+        path = root / label / "summary.json"
+        if not path.is_file():
+            raise UserError(f"{path} is missing; run the plan's general stage for {label} (--only general:{label})")
+        summaries[label] = json.loads(path.read_text())
+    columns = list(summaries[base]["scores"])
+    block = {"columns": columns, "models": {}}
+    for label in labels:
+        paired = pair_runs(root / base, root / label) if label != base else {}
+        block["models"][label] = {
+            c: {"score": summaries[label]["scores"][c], "n": summaries[label]["scored"][c], **paired.get(c, {})}
+            for c in columns
+            if c in summaries[label]["scores"]
+        }
+    return block
+
+
+def render_general(block: dict) -> str:
+    """The general columns as one markdown table: score (n), and under a finetuned one its change and paired p."""
+    lines = ["| model | " + " | ".join(block["columns"]) + " |", "|---|" + "---|" * len(block["columns"])]
+    for label, cells in block["models"].items():
+        row = []
+        for c in block["columns"]:
+            cell_ = cells.get(c)
+            if cell_ is None:
+                row.append("-")
+                continue
+            text = f"{pct(cell_['score'])} (n={cell_['n']})"
+            if "delta" in cell_:
+                text += f"<br>{cell_['delta'] * 100:+.1f}, p={cell_['mcnemar_p']:.3f}"
+            row.append(text)
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def build_table(cfg: TableConfig) -> dict:
     root = Path(cfg.results)
     base_label, *tuned = cfg.labels
@@ -149,6 +196,8 @@ def build_table(cfg: TableConfig) -> dict:
             "compute": compute_time(results[label]),
         }
     table["base"], table["finetuned"] = base_label, tuned
+    if cfg.general:
+        table["general"] = general_block(Path(cfg.general), cfg.labels)
     table["provenance"] = {
         label: {t: {"git_commit": r["harness"]["git_commit"], "cpu": r["timing"]["cpu"]} for t, r in res.items()}
         for label, res in results.items()
@@ -186,6 +235,16 @@ def render_markdown(table: dict) -> str:
             "",
             *lines,
             "",
+            *(
+                [
+                    "General ability (lm-eval stock tasks, local data, seeded subsets; % right, paired McNemar p):",
+                    "",
+                    render_general(table["general"]),
+                    "",
+                ]
+                if table.get("general")
+                else []
+            ),
             render_compute(table),
         ]
     )
@@ -248,6 +307,20 @@ def claim_checks(table: dict, alpha: float = 0.05) -> list[str]:
         f"- {'Reproduced' if kept else 'Not reproduced'}: general knowledge kept by synthetic data, lost by "
         f"factual long-context data (NQ closed-book change: {change})."
     ]
+    general = table.get("general")
+    if general and {"synthetic", "mdqa", "niah"} <= set(general["models"]):
+        losses = {
+            name: [
+                c for c, cell_ in general["models"][name].items() if cell_["delta"] < 0 and cell_["mcnemar_p"] < alpha
+            ]
+            for name in ("synthetic", "mdqa", "niah")
+        }
+        kept_general = not losses["synthetic"]
+        said = "; ".join(f"{n}: {', '.join(c) or 'none'}" for n, c in losses.items())
+        lines.append(
+            f"- {'Reproduced' if kept_general else 'Not reproduced'}: no significant loss on the general benchmarks "
+            f"after synthetic finetuning (columns lost at p < {alpha}: {said})."
+        )
     if None not in gaps:
         flatter = gaps[1] < gaps[0]
         lines.append(

@@ -370,7 +370,8 @@ def paper_table_stage(plan: Plan) -> Stage:
     labels = ",".join(plan.models)
 
     def run() -> None:
-        written = write_table(TableConfig(results=plan.results_dir, out=str(out), models=labels))
+        general = plan.general["out"] if plan.general else None
+        written = write_table(TableConfig(results=plan.results_dir, out=str(out), models=labels, general=general))
         print(f"wrote {written / 'table.md'}, {written / 'table.json'}, {written / 'table.png'}")
 
     return Stage("paper_table", lambda: check_results_folder(out), None, run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fixture_data import write_general_run
 
 from evaluation.data import EvalExample
 from evaluation.metrics import mcnemar_p
@@ -228,3 +229,32 @@ def test_claim_checks_say_reproduced_or_not_from_the_numbers():
     lost_and_steeper = paper_table.claim_checks(claim_table((-0.03, 0.01), 0.40))
     assert [line.split(":")[0] for line in lost_and_steeper] == ["- Not reproduced", "- Not reproduced"]
     assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "synthetic": {}}}) == []
+
+
+def test_the_general_block_pairs_each_model_with_the_base_and_joins_the_claim_checks(results, tmp_path):
+    general = tmp_path / "general"
+    write_general_run(general / "base", {"mmlu": [1] * 5 + [0] * 5, "hellaswag": [1, 1, 0, 0]})
+    write_general_run(general / "synthetic", {"mmlu": [1] * 5 + [0] * 5, "hellaswag": [0, 0, 0, 0]})
+    out = tmp_path / "table"
+    argv = ["--results", str(results), "--models", "base,synthetic", "--out", str(out), "--general", str(general)]
+    assert table_main(argv) == 0
+    block = json.loads((out / "table.json").read_text())["general"]
+    assert block["models"]["synthetic"]["mmlu"] == {"score": 0.5, "n": 10, "delta": 0.0, "mcnemar_p": 1.0}
+    hs = block["models"]["synthetic"]["hellaswag"]
+    assert hs["delta"] == -0.5 and hs["mcnemar_p"] == pytest.approx(mcnemar_p(0, 2))
+    assert (
+        "| synthetic | 50.0 (n=10)<br>+0.0, p=1.000 | 0.0 (n=4)<br>-50.0, p=0.500 |" in (out / "table.md").read_text()
+    )
+    # the claim: synthetic loses no general column at p < 0.05, the baselines may
+    table = claim_table((-0.005, 0.5), 0.20)
+    table["general"] = {
+        "models": {
+            "synthetic": {"mmlu": {"delta": -0.01, "mcnemar_p": 0.7}},
+            "mdqa": {"mmlu": {"delta": -0.2, "mcnemar_p": 0.001}},
+            "niah": {"mmlu": {"delta": 0.0, "mcnemar_p": 1.0}},
+        }
+    }
+    line = [x for x in paper_table.claim_checks(table) if "general benchmarks" in x][0]
+    assert line.startswith("- Reproduced") and "synthetic: none; mdqa: mmlu; niah: none" in line
+    table["general"]["models"]["synthetic"]["mmlu"] = {"delta": -0.2, "mcnemar_p": 0.01}
+    assert [x for x in paper_table.claim_checks(table) if "general benchmarks" in x][0].startswith("- Not reproduced")
