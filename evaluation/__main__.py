@@ -68,7 +68,7 @@ class LmEvalConfig:
         metadata={"help": "local: Liu et al.'s NQ oracle file; its train-half questions are dropped from nq_open."},
     )
     limit: float | None = field(default=None, metadata={"help": "hub: examples per task (>= 1) or a fraction (< 1)."})
-    include_path: str | None = field(default=None, metadata={"help": "hub: folder of extra task YAMLs (FLenQA)."})
+    include_path: str | None = field(default=None, metadata={"help": "hub: extra task YAMLs (FLenQA)."})
     batch_size: int = field(default=8, metadata={"help": "lm-eval batch size."})
     no_chat_template: bool = field(default=False, metadata={"help": "Prompt without the model's chat template."})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda (auto: the GPUs when torch sees one)."})

@@ -3,8 +3,8 @@ r"""lm-eval (EleutherAI's harness, HF backend) for the general benchmarks we do 
 The paper checks that KV finetuning keeps general ability (MMLU, HellaSwag, GSM8K, TriviaQA, NQ-Open, its Table 2).
 ``--data local`` (default) runs lm-eval's stock task definitions over local copies of their data
 (``evaluation/general.py``: task YAMLs rendered into ``<out>/tasks/``, a seeded subset, NQ-Open without the questions
-the project trained on); ``--data hub`` runs lm-eval's own tasks from the Hub (plus ``--include-path`` YAMLs, e.g. a
-FLenQA task: lm-eval 0.4.13 ships none).
+the project trained on); ``--data hub`` runs lm-eval's own tasks from the Hub, plus ``--include-path`` YAMLs: the
+paper's FLenQA is ``--include-path evaluation/flenqa --tasks flenqa,flenqa_cot`` (lm-eval 0.4.13 ships none).
 
 Weights load as our own suites load them (``evaluation.generation.resolve_placement``): bf16 on GPUs and on CPUs with
 native bf16 kernels (AVX512-BF16 / AMX), fp32 elsewhere, where emulated bf16 is ~50x slower than fp32 (0.001 vs
