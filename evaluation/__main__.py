@@ -24,6 +24,7 @@ from evaluation.tasks import EvalConfigError, list_tasks, load_task
 from infra.cli import USER_ERRORS, fail, parse_config
 from infra.outputs import check_output_file
 from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR, split_list
+from sources.nq_open import NQ_ORACLE_FILE
 
 COMMANDS = ("run", "list", "bench", "lm-eval")
 
@@ -64,7 +65,7 @@ class LmEvalConfig:
     seed: int = field(default=0, metadata={"help": "local: seed of the subset (a pure function of seed and n)."})
     gsm8k_dir: str = field(default=GSM8K_DATA_DIR, metadata={"help": "local: folder of GSM8K test/train.jsonl."})
     nq_oracle: str = field(
-        default=f"{LIU_DATA_DIR}/nq-open-oracle-dev.jsonl.gz",
+        default=f"{LIU_DATA_DIR}/{NQ_ORACLE_FILE}",
         metadata={"help": "local: Liu et al.'s NQ oracle file; its train-half questions are dropped from nq_open."},
     )
     limit: float | None = field(default=None, metadata={"help": "hub: examples per task (>= 1) or a fraction (< 1)."})

@@ -256,6 +256,14 @@ def read_outcomes(path: Path, column: str) -> dict[str, tuple[float, str]]:
     return {f"{r['task']}:{r['doc_id']}": (float(r[metric]), r["doc_hash"]) for r in rows if r["filter"] == filt}
 
 
+def read_summary(run: Path) -> dict:
+    """The ``summary.json`` a ``python -m evaluation lm-eval --out <run>`` wrote; a missing one is one error."""
+    path = Path(run) / "summary.json"
+    if not path.is_file():
+        raise EvalConfigError(f"{path} is missing; run the general stage (python -m evaluation lm-eval --out {run})")
+    return json.loads(path.read_text())
+
+
 def pair_runs(base_dir: Path, model_dir: Path) -> dict[str, dict]:
     """Column → change from the base run to the model run on the same items, exact McNemar p, and n; every column
     whose per-sample file both runs wrote (``<run>/samples/<column>.jsonl``)."""

@@ -47,6 +47,7 @@ from evaluation.tasks import EvalConfigError
 from infra.machine import cpu_model_name, cpu_supports_bf16
 from infra.outputs import check_output_folder, staged_folder
 from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR, is_hub_id
+from sources.nq_open import NQ_ORACLE_FILE
 
 # The paper's general-ability checks, as lm-eval names them.
 GENERAL_TASKS = LOCAL_TASKS
@@ -169,7 +170,7 @@ def run_lm_eval(
     mmlu_per_subject: int | None = None,
     seed: int = 0,
     gsm8k_dir: str = GSM8K_DATA_DIR,
-    nq_oracle: str = f"{LIU_DATA_DIR}/nq-open-oracle-dev.jsonl.gz",
+    nq_oracle: str = f"{LIU_DATA_DIR}/{NQ_ORACLE_FILE}",
     limit: int | float | None = None,
     include_path: str | None = None,
     batch_size: int = 8,

@@ -521,15 +521,13 @@ def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
 
 def read_general(base_run: Path, finetuned_run: Path) -> dict:
     """Both lm-eval runs' summaries and their paired changes; a missing run is one error naming the plan stage."""
-    from evaluation.general import pair_runs
+    from evaluation.general import pair_runs, read_summary
 
-    summaries = {}
-    for key, run in (("general_base", base_run), ("general_finetuned", finetuned_run)):
-        path = Path(run) / "summary.json"
-        if not path.is_file():
-            raise UserError(f"{path} is missing; run the general stage (python -m evaluation lm-eval --out {run})")
-        summaries[key] = json.loads(path.read_text())
-    return {**summaries, "general_paired": pair_runs(Path(base_run), Path(finetuned_run))}
+    return {
+        "general_base": read_summary(base_run),
+        "general_finetuned": read_summary(finetuned_run),
+        "general_paired": pair_runs(Path(base_run), Path(finetuned_run)),
+    }
 
 
 def inputs_from_folders(base_dir: Path, finetuned_dir: Path, model_id: str, **kwargs) -> CardInputs:

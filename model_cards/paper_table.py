@@ -55,6 +55,15 @@ NON_KV_TASKS = ("mdqa_10docs", "mdqa_20docs", "liu_kv_10keys", "nq_closed")
 KV_PHRASING = re.compile(r"Dictionary \[|\bvalue of key\b|\band it is in\b", re.IGNORECASE)
 
 
+def check_model_results(results: Path, labels: list[str], make_target: str) -> None:
+    """A report's input: ``results`` exists and holds one results folder per model label."""
+    if not results.is_dir():
+        raise UserError(f"results folder {results} does not exist; run `{make_target}` (it writes it)")
+    missing = [m for m in labels if not (results / m).is_dir()]
+    if missing:
+        raise UserError(f"no results for {', '.join(missing)} in {results}; evaluate them or drop them")
+
+
 @dataclass
 class TableConfig:
     results: str = field(metadata={"help": "Folder holding one results folder per model, named by its label."})
@@ -63,18 +72,13 @@ class TableConfig:
         default="base,synthetic,synthetic_template,mdqa,niah",
         metadata={"help": "Comma-separated model labels (results sub-folders), the base first."},
     )
-
     general: str | None = field(
         default=None,
         metadata={"help": "Folder of one `python -m evaluation lm-eval` run per label: adds the general columns."},
     )
 
     def __post_init__(self) -> None:
-        if not Path(self.results).is_dir():
-            raise UserError(f"results folder {self.results} does not exist; run `make paper-table` (it writes it)")
-        missing = [m for m in self.labels if not (Path(self.results) / m).is_dir()]
-        if missing:
-            raise UserError(f"no results for {', '.join(missing)} in {self.results}; evaluate them or drop them")
+        check_model_results(Path(self.results), self.labels, "make paper-table")
         check_results_folder(Path(self.out))
 
     @property
@@ -134,15 +138,10 @@ def compute_time(results: dict[str, dict]) -> dict:
 def general_block(root: Path, labels: list[str]) -> dict:
     """The paper's Table 2 columns (lm-eval over local data): per model each column's score and n, and for a
     finetuned model the paired change from the base on the same items (evaluation.general.pair_runs)."""
-    from evaluation.general import pair_runs
+    from evaluation.general import pair_runs, read_summary
 
-    base, *tuned = labels
-    summaries = {}
-    for label in labels:
-        path = root / label / "summary.json"
-        if not path.is_file():
-            raise UserError(f"{path} is missing; run the plan's general stage for {label} (--only general:{label})")
-        summaries[label] = json.loads(path.read_text())
+    base = labels[0]
+    summaries = {label: read_summary(root / label) for label in labels}
     columns = list(summaries[base]["scores"])
     block = {"columns": columns, "models": {}}
     for label in labels:

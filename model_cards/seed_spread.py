@@ -26,7 +26,7 @@ from evaluation.results import check_one_setting, load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import check_results_folder
 from infra.project import split_list
-from model_cards.paper_table import Column, cell, outcomes, pct
+from model_cards.paper_table import Column, cell, check_model_results, outcomes, pct
 
 # The columns the paper's claims rest on (issue: KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column whose
 # task the results do not hold is left out, so a plan can add the lm-eval columns without editing this list.
@@ -46,11 +46,7 @@ class SpreadConfig:
     models: str = field(metadata={"help": "Comma-separated labels, the base first, then <group>_seed<k> labels."})
 
     def __post_init__(self) -> None:
-        if not Path(self.results).is_dir():
-            raise UserError(f"results folder {self.results} does not exist; run `make seed-spread` (it writes it)")
-        missing = [m for m in self.labels if not (Path(self.results) / m).is_dir()]
-        if missing:
-            raise UserError(f"no results for {', '.join(missing)} in {self.results}; evaluate them or drop them")
+        check_model_results(Path(self.results), self.labels, "make seed-spread")
         seeds_of(self.labels[1:])  # a label without a seed suffix fails now, before anything is read
         check_results_folder(Path(self.out))
 
@@ -93,14 +89,13 @@ def build_spread(cfg: SpreadConfig) -> dict:
     if not columns:
         raise UserError(f"the results in {root} hold none of {[c.task for c in SPREAD_COLUMNS]}; evaluate them")
     table = {"base": base, "columns": [c.title for c in columns], "eval_setting": setting, "groups": {}}
-    base_cells = {c.title: cell(outcomes(read_samples(root / base, c.task), c), None) for c in columns}
-    table["base_cells"] = base_cells
+    base_outcomes = {c.title: outcomes(read_samples(root / base, c.task), c) for c in columns}
+    table["base_cells"] = {title: cell(o, None) for title, o in base_outcomes.items()}
     for group, labels in seeds_of(tuned).items():
         per_column = {}
         for column in columns:
-            base_outcomes = outcomes(read_samples(root / base, column.task), column)
             cells = {
-                label: cell(outcomes(read_samples(root / label, column.task), column), base_outcomes)
+                label: cell(outcomes(read_samples(root / label, column.task), column), base_outcomes[column.title])
                 for label in labels
             }
             per_column[column.title] = {"per_seed": cells, **spread(list(cells.values()))}

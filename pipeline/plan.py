@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evaluation.general import LOCAL_TASKS
 from infra.cli import UserError, read_yaml_mapping
 from infra.project import (
     DATASET_DIR,
@@ -153,7 +154,6 @@ class Plan:
 
 
 GENERAL_KEYS = ("tasks", "n", "mmlu_per_subject", "seed", "out")
-GENERAL_TASKS = ("mmlu", "hellaswag", "triviaqa", "nq_open", "gsm8k")  # evaluation.general.LOCAL_TASKS
 
 
 def check_general(general: Any) -> None:
@@ -163,13 +163,14 @@ def check_general(general: Any) -> None:
     if unknown:
         raise PlanError(f"general: unknown key(s) {unknown}; its keys are {', '.join(GENERAL_KEYS)}")
     tasks = general.get("tasks")
-    if not isinstance(tasks, list) or not tasks or not set(tasks) <= set(GENERAL_TASKS):
-        raise PlanError(f"general.tasks={tasks!r}; list some of {', '.join(GENERAL_TASKS)}")
+    if not isinstance(tasks, list) or not tasks or not set(tasks) <= set(LOCAL_TASKS):
+        raise PlanError(f"general.tasks={tasks!r}; list some of {', '.join(LOCAL_TASKS)}")
     for key in ("n", "mmlu_per_subject"):
         if general.get(key) is not None:
             check_int(f"general.{key}", general[key])
-    if not isinstance(general.get("seed", 0), int) or isinstance(general.get("seed", 0), bool):
-        raise PlanError(f"general.seed={general['seed']!r}; give an integer")
+    seed = general.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise PlanError(f"general.seed={seed!r}; give an integer")
     check_type("general.out", general.get("out"), str, "the folder holding one lm-eval run per model label")
 
 

@@ -34,6 +34,7 @@ from infra.outputs import (
     write_marker,
 )
 from pipeline.plan import ALL, Plan, PlanError
+from sources.nq_open import NQ_ORACLE_FILE
 
 REPLAY_TASK = "nq_closed_replay"  # training/replay.py's task: the base's answers to the NQ replay quarter
 
@@ -267,6 +268,16 @@ def check_results(folder: Path, identity: dict) -> None:
         raise refused(folder, err) from err
 
 
+def not_trained_yet(plan: Plan, label: str, stage: str) -> bool:
+    """A trained label whose model folder holds no finished run yet: its stage waits (and says so) instead of
+    evaluating a half-trained or missing model."""
+    model = model_path(plan, label)
+    if plan.models[label] and not finished_training(Path(model), None):
+        print(f"[{stage}:{label}] {model} holds no finished model yet; run its train stage (--only train:{label})")
+        return True
+    return False
+
+
 def eval_stage(plan: Plan, label: str, force: Callable[[], bool]) -> Stage:
     folder = Path(plan.results_dir) / label
     model = model_path(plan, label)
@@ -277,9 +288,7 @@ def eval_stage(plan: Plan, label: str, force: Callable[[], bool]) -> Stage:
         return [t for t in plan.eval if force() or not task_done(folder, t, limits[t], identity)]
 
     def run() -> None:
-        spec = plan.models[label]
-        if spec and not finished_training(Path(model), None):
-            print(f"[eval:{label}] {model} holds no finished model yet; run its train stage (--only train:{label})")
+        if not_trained_yet(plan, label, "eval"):
             return
         evaluate(plan, model, folder, missing(), limits)
 
@@ -300,7 +309,7 @@ def general_args(plan: Plan, model: str, out: Path) -> list[str]:
         "--seed",
         str(general.get("seed", 0)),
     ]
-    args += ["--nq_oracle", f"{plan.data_dir}/nq-open-oracle-dev.jsonl.gz"]
+    args += ["--nq_oracle", str(Path(plan.data_dir) / NQ_ORACLE_FILE)]
     for key in ("n", "mmlu_per_subject"):
         if general.get(key) is not None:
             args += [f"--{key}", str(general[key])]
@@ -319,20 +328,20 @@ def general_stage(plan: Plan, label: str) -> Stage:
         return {**eval_identity(plan, model), "general": plan.general}
 
     def run() -> None:
-        if plan.models[label] and not finished_training(Path(model), None):
-            print(f"[general:{label}] {model} holds no finished model yet; run its train stage (--only train:{label})")
+        if not_trained_yet(plan, label, "general"):
             return
         # a stale folder of its own (another model, subset or setting) is one lm-eval replaces; anyone else's was
         # refused by check() before any stage ran
         run_step(general_args(plan, model, folder))
         stamp_identity(folder, COMMAND, identity())
 
-    def check() -> None:
-        marker = read_marker(folder)
-        if folder.exists() and any(folder.iterdir()) and marker.get("command") != COMMAND:
-            check_output_folder(folder, COMMAND)  # someone else's non-empty folder: refused before any compute
-
-    return Stage(f"general:{label}", check, lambda: marker_matches(folder, COMMAND, identity()), run)
+    # someone else's non-empty folder is refused before any stage computes
+    return Stage(
+        f"general:{label}",
+        lambda: check_output_folder(folder, COMMAND),
+        lambda: marker_matches(folder, COMMAND, identity()),
+        run,
+    )
 
 
 def replay_stage(plan: Plan) -> Stage:

@@ -20,18 +20,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")
-def smollm2_tokenizer():
-    """Parsing the SmolLM2 tokenizer out of its GGUF takes ~7 s, so the session does it once."""
-    from dataset_builder.tokens import load_hf_tokenizer
+def smollm2_counter():
+    """The SmolLM2 tokenizer is parsed out of its GGUF once per process (dataset_builder.tokens.smollm2_tokenizer,
+    ~7 s), so this, tiny_model and every in-process build share it."""
+    from dataset_builder.tokens import load_counter
 
-    return load_hf_tokenizer("smollm2")
-
-
-@pytest.fixture(scope="session")
-def smollm2_counter(smollm2_tokenizer):
-    from dataset_builder.tokens import HFChatCounter
-
-    return HFChatCounter(name="smollm2", tokenizer=smollm2_tokenizer)
+    return load_counter("smollm2")
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +36,15 @@ def mistral_counter():
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, smollm2_tokenizer) -> Path:
+def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer random Llama with the SmolLM2 tokenizer and chat template, saved like a Hub model folder."""
     import torch
     from tiny_model import tiny_llama_config
     from transformers import LlamaForCausalLM
 
-    tokenizer = smollm2_tokenizer
+    from dataset_builder.tokens import smollm2_tokenizer
+
+    tokenizer = smollm2_tokenizer()
     torch.manual_seed(0)
     config = tiny_llama_config(
         len(tokenizer),
