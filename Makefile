@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv dataset model release train eval cards paper-table recipe-frontier bench bench-dataset bench-train bench-eval \
+.PHONY: venv dataset model release train eval cards paper-table paper-table-small recipe-frontier bench bench-dataset bench-train bench-eval \
 	seed-spread headline lm-eval-base openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
@@ -61,10 +61,14 @@ cards: $(STAMP)
 
 ## The README's headline block and docs/headline.json, from the release's results (run `make release` first).
 headline: $(STAMP)
-	$(PY) -m model_cards headline --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --json docs/headline.json --readme README.md
+	$(PY) -m model_cards headline --base-results $(RESULTS_DIR)/base --finetuned-results $(RESULTS_DIR)/finetuned --general $(RESULTS_DIR)/general --json docs/headline.json --readme README.md
 ## The paper's Table 2 for SmolLM2-135M: build/paper/table.{md,json,png} (trains and evaluates what is missing).
 paper-table: $(STAMP)
 	$(PY) -m pipeline run plans/paper_table.yaml
+
+## The same table, three rows (base, synthetic, MDQA-style) at smaller n, for one session on a CPU without bf16.
+paper-table-small: $(STAMP)
+	$(PY) -m pipeline run plans/paper_table_small.yaml
 
 ## The synthetic and MDQA-style rows at three seeds each, vs the base: build/seed_spread/spread.{md,json}.
 seed-spread: $(STAMP)

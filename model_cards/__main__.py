@@ -105,6 +105,10 @@ class HeadlineConfig:
         metadata={"help": "Results folder of the base model (the release's build/results/base)."}
     )
     finetuned_results: Path = field(metadata={"help": "Results folder of the finetuned model."})
+    general: Path | None = field(
+        default=None,
+        metadata={"help": "Folder of the release's lm-eval runs (base/ and finetuned/): adds the general columns."},
+    )
     json: Path = field(default=Path("docs/headline.json"), metadata={"help": "The summary this command writes."})
     readme: Path = field(default=Path("README.md"), metadata={"help": "README whose headline block is rewritten."})
 
@@ -115,7 +119,7 @@ class HeadlineConfig:
 
 def run_headline(argv: list[str]) -> None:
     cfg = parse_config(HeadlineConfig, argv, "python -m model_cards headline", "the README's generated headline")
-    write_headline(cfg.base_results, cfg.finetuned_results, cfg.json, cfg.readme)
+    write_headline(cfg.base_results, cfg.finetuned_results, cfg.json, cfg.readme, cfg.general)
     print(f"wrote {cfg.json} and the headline block of {cfg.readme}")
 
 

@@ -374,10 +374,8 @@ def paper_section(table: dict | None, setting: dict | None = None) -> str:
     """The paper-table comparison (same recipe on synthetic vs factual baseline data), rendered from its JSON."""
     if not table:
         return ""
-    from model_cards.paper_table import claim_checks, render_markdown, verdicts
+    from model_cards.paper_table import render_findings, render_markdown
 
-    claims = claim_checks(table)
-    checked = "The paper's claims, checked on this table:\n\n" + "\n".join(claims) + "\n\n" if claims else ""
     return (
         "## Does the paper's effect reproduce?\n\n"
         "The same recipe trained on the synthetic KV data and on factual long-context baselines (MDQA-style and "
@@ -385,9 +383,8 @@ def paper_section(table: dict | None, setting: dict | None = None) -> str:
         "(`make paper-table`, `model_cards/paper_table.py`):\n\n"
         + setting_note(table, setting or {})
         + f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n"
-        + "\n".join(verdicts(table))
+        + render_findings(table)
         + "\n\n"
-        + checked
     )
 
 

@@ -1,7 +1,8 @@
 """The README's headline result, generated from the release's results files, never typed.
 
     .venv/bin/python -m model_cards headline --base-results build/results/base \
-        --finetuned-results build/results/finetuned --json docs/headline.json --readme README.md
+        --finetuned-results build/results/finetuned --general build/results/general \
+        --json docs/headline.json --readme README.md
 
 ``docs/headline.json`` is the summary (per task: base and finetuned score with 95% Wilson intervals, the paired
 change and its exact McNemar p, n; the CPU, commit and evaluation setting it was measured under). The README block
@@ -29,10 +30,42 @@ TASK_TITLES = {
     "liu_kv_10keys": "Liu et al.'s KV retrieval, 10 pairs",
     "nq_closed": "Closed-book NQ (general knowledge kept?)",
 }
+# The paper's Table 2 columns the release runs through lm-eval (its `general` stage), in the README's words.
+GENERAL_TITLES = {
+    "mmlu": "MMLU (lm-eval, 0-shot)",
+    "hellaswag": "HellaSwag (lm-eval, acc_norm)",
+    "triviaqa": "TriviaQA (lm-eval, exact match)",
+    "nq_open": "NQ-Open (lm-eval, exact match)",
+    "gsm8k": "GSM8K (lm-eval, last number)",
+}
 
 
-def summarize(base_dir: Path, finetuned_dir: Path) -> dict:
-    """Per task both models share: score, interval, n, and the paired change with its McNemar p."""
+def general_rows(general_dir: Path) -> dict:
+    """The lm-eval columns of ``general_dir/{base,finetuned}`` as headline rows (score, interval, n, paired change)."""
+    from evaluation.general import PRIMARY_METRIC, pair_runs, read_outcomes
+
+    runs = [general_dir / "base", general_dir / "finetuned"]
+    for run in runs:
+        if not (run / "summary.json").is_file():
+            raise UserError(f"{run} holds no lm-eval run; run the release's general stage (make release) first")
+    paired = pair_runs(*runs)  # refuses two runs that scored different text under the same item ids
+    rows = {}
+    for column in paired:
+        base, tuned = (
+            {i: v for i, (v, _) in read_outcomes(r / f"samples/{column}.jsonl", column).items()} for r in runs
+        )
+        rows[f"lm_eval:{column}"] = {
+            "title": GENERAL_TITLES[column],
+            "metric": PRIMARY_METRIC[column][0],
+            "base": cell(base, None),
+            "finetuned": cell(tuned, base),
+        }
+    return rows
+
+
+def summarize(base_dir: Path, finetuned_dir: Path, general_dir: Path | None = None) -> dict:
+    """Per task both models share: score, interval, n, and the paired change with its McNemar p; with
+    ``general_dir``, the lm-eval columns of its ``base`` and ``finetuned`` runs after them."""
     base, tuned = load_results(base_dir), load_results(finetuned_dir)
     setting = check_one_setting({"base": base, "finetuned": tuned})
     tasks = [t for t in tuned if t in base]
@@ -48,6 +81,8 @@ def summarize(base_dir: Path, finetuned_dir: Path) -> dict:
             "base": cell(base_outcomes, None),
             "finetuned": cell(outcomes(read_samples(finetuned_dir, task), column), base_outcomes),
         }
+    if general_dir is not None:
+        rows |= general_rows(general_dir)
     record = next(iter(tuned.values()))
     return {
         "generated_by": GENERATED_BY,
@@ -102,10 +137,12 @@ def check_ours(path: Path) -> None:
         raise UserError(f"{path} exists and was not written by `{GENERATED_BY}`; move it away or give another --json")
 
 
-def write_headline(base_dir: Path, finetuned_dir: Path, json_path: Path, readme: Path) -> dict:
+def write_headline(
+    base_dir: Path, finetuned_dir: Path, json_path: Path, readme: Path, general_dir: Path | None = None
+) -> dict:
     check_ours(json_path)
     text = readme.read_text()
-    summary = summarize(base_dir, finetuned_dir)
+    summary = summarize(base_dir, finetuned_dir, general_dir)
     new_text = replace_block(text, render_block(summary))  # a README without markers fails before anything is written
     write_atomically(json_path, json.dumps(summary, indent=2) + "\n")
     write_atomically(readme, new_text)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fixture_data import write_fixture_results
+from fixture_data import write_fixture_results, write_general_run
 
 from model_cards.__main__ import main as reports_main
 from model_cards.headline import BEGIN, END, render_block
@@ -24,12 +24,12 @@ def results(tmp_path):
     return base, tuned
 
 
-def run(results, tmp_path, readme_text=README):
+def run(results, tmp_path, readme_text=README, extra=()):
     readme, out = tmp_path / "README.md", tmp_path / "docs" / "headline.json"
     readme.write_text(readme_text)
     out.parent.mkdir(exist_ok=True)
     base, tuned = results
-    argv = ["headline", "--base-results", str(base), "--finetuned-results", str(tuned)]
+    argv = ["headline", "--base-results", str(base), "--finetuned-results", str(tuned), *extra]
     return reports_main([*argv, "--json", str(out), "--readme", str(readme)]), readme, out
 
 
@@ -43,6 +43,23 @@ def test_the_block_is_rendered_from_the_results_and_the_rest_of_the_readme_is_ke
     assert "old typed numbers" not in text and render_block(summary) in text
     assert text.startswith("# Project\n\nintro\n\n" + BEGIN) and text.endswith(END + "\n\n## Rest\nkept\n")
     assert "| 30.0 [" in text and "| +50.0 (p=0.062) | 10 |" in text  # 5 gained, none lost: p = 2/32
+
+
+def test_the_general_columns_join_the_block_paired_on_the_same_items(results, tmp_path, capsys):
+    general = tmp_path / "general"
+    write_general_run(general / "base", {"mmlu": [1, 1, 0, 0, 0, 0], "hellaswag": [1, 0]})
+    write_general_run(general / "finetuned", {"mmlu": [1, 1, 1, 1, 0, 0], "hellaswag": [1, 0]})
+    code, readme, out = run(results, tmp_path, extra=["--general", str(general)])
+    assert code == 0
+    mmlu = json.loads(out.read_text())["tasks"]["lm_eval:mmlu"]
+    assert (mmlu["base"]["score"], mmlu["finetuned"]["delta"], mmlu["finetuned"]["n"]) == (2 / 6, 2 / 6, 6)
+    assert "| MMLU (lm-eval, 0-shot) | 33.3 [" in readme.read_text() and "| +33.3 (p=0.5) | 6 |" in readme.read_text()
+    # a finetuned run that never happened is one error, and nothing is written
+    again = tmp_path / "again"
+    again.mkdir()
+    code, readme, out = run(results, again, extra=["--general", str(tmp_path / "none")])
+    assert code == 2 and "holds no lm-eval run; run the release's general stage" in capsys.readouterr().err
+    assert not out.exists() and "old typed numbers" in readme.read_text()
 
 
 def test_a_readme_without_markers_or_a_json_of_someone_else_is_refused_untouched(results, tmp_path, capsys):

@@ -231,6 +231,16 @@ def test_claim_checks_say_reproduced_or_not_from_the_numbers():
     assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "synthetic": {}}}) == []
 
 
+def test_claim_checks_judge_a_table_with_one_factual_row_and_say_which_is_missing():
+    table = claim_table((-0.005, 0.5), 0.20)
+    del table["models"]["niah"]
+    lines = paper_table.claim_checks(table)
+    assert lines[0].startswith("- Reproduced") and "mdqa -4.0 (p=0.001)" in lines[0] and "niah" not in lines[0]
+    assert lines[-1] == "- Judged without the niah row(s): this table has not evaluated them."
+    table["models"]["mdqa"]["cells"]["NQ closed-book"] = {"delta": 0.01, "mcnemar_p": 0.6}  # the baseline kept it
+    assert paper_table.claim_checks(table)[0].startswith("- Not reproduced")
+
+
 def test_the_general_block_pairs_each_model_with_the_base_and_joins_the_claim_checks(results, tmp_path):
     general = tmp_path / "general"
     write_general_run(general / "base", {"mmlu": [1] * 5 + [0] * 5, "hellaswag": [1, 1, 0, 0]})

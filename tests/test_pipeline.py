@@ -359,7 +359,16 @@ def makefile_recipes() -> dict[str, list[str]]:
 
 def test_the_makefile_names_targets_and_calls_the_runner():
     recipes = makefile_recipes()
-    for target in ("release", "paper-table", "recipe-frontier", "eval", "train", "cards"):
+    for target in (
+        "release",
+        "paper-table",
+        "paper-table-small",
+        "seed-spread",
+        "recipe-frontier",
+        "eval",
+        "train",
+        "cards",
+    ):
         assert len(recipes[target]) == 1 and recipes[target][0].startswith("$(PY) -m pipeline run plans/"), target
         assert (ROOT / recipes[target][0].split()[4]).is_file(), f"{target}: its plan exists"
     text = (ROOT / "Makefile").read_text()
