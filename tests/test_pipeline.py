@@ -105,6 +105,23 @@ def test_committed_plans_parse_and_every_override_is_a_recipe_key(name):
         assert all("learning_rate" in plan.models[label] for label in plan.trained_labels)
 
 
+def test_the_small_paper_table_is_the_full_one_at_smaller_n():
+    """Its cells may be set beside the full table's: same rows' recipes, tasks, evaluation setting and general
+    subsets; only n and the row count differ."""
+    full, small = (read_plan(ROOT / "plans" / f"{name}.yaml") for name in ("paper_table", "paper_table_small"))
+    assert all(small.models[label] == full.models[label] for label in small.models), "same recipes per row"
+    assert list(small.models)[0] == "base" and set(small.eval) == set(full.eval)
+    assert (small.batch_size, small.max_batch_tokens, small.precision) == (
+        full.batch_size,
+        full.max_batch_tokens,
+        full.precision,
+    )
+    assert {k: v for k, v in small.general.items() if k != "out"} == {
+        k: v for k, v in full.general.items() if k != "out"
+    }
+    assert small.results_dir != full.results_dir and small.paper_table != full.paper_table
+
+
 def test_a_misspelled_override_fails_before_any_compute(tmp_path, capsys, monkeypatch):
     path = write_plan(tmp_path / "p.yaml", "")
     path.write_text(path.read_text().replace("    recipe:", "    learning_rat: 1.0e-4\n    recipe:"))
