@@ -58,7 +58,7 @@ def test_the_general_columns_join_the_block_paired_on_the_same_items(results, tm
     again = tmp_path / "again"
     again.mkdir()
     code, readme, out = run(results, again, extra=["--general", str(tmp_path / "none")])
-    assert code == 2 and "holds no lm-eval run; run the release's general stage" in capsys.readouterr().err
+    assert code == 2 and "base/summary.json is missing; run the general stage" in capsys.readouterr().err
     assert not out.exists() and "old typed numbers" in readme.read_text()
 
 
