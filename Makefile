@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv dataset model release train eval cards paper-table paper-table-small recipe-frontier bench bench-dataset bench-train bench-eval \
+.PHONY: venv dataset model release train eval cards paper-table paper-table-small paper-table-small-rest recipe-frontier bench bench-dataset bench-train bench-eval \
 	seed-spread headline lm-eval-base openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
@@ -69,6 +69,10 @@ paper-table: $(STAMP)
 ## The same table, three rows (base, synthetic, MDQA-style) at smaller n, for one session on a CPU without bf16.
 paper-table-small: $(STAMP)
 	$(PY) -m pipeline run plans/paper_table_small.yaml
+
+## Its other two rows (template, needle-style) beside the same base, at the same n: build/paper_small_rest/.
+paper-table-small-rest: $(STAMP)
+	$(PY) -m pipeline run plans/paper_table_small_rest.yaml
 
 ## The synthetic and MDQA-style rows at three seeds each, vs the base: build/seed_spread/spread.{md,json}.
 seed-spread: $(STAMP)

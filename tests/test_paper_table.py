@@ -224,10 +224,11 @@ def claim_table(synthetic_closed: tuple[float, float], synthetic_gap: float) -> 
 
 def test_claim_checks_say_reproduced_or_not_from_the_numbers():
     kept_and_flatter = paper_table.claim_checks(claim_table((-0.005, 0.5), 0.20))
-    assert [line.split(":")[0] for line in kept_and_flatter] == ["- Reproduced", "- Reproduced"]
-    assert "synthetic -0.5 (p=0.5)" in kept_and_flatter[0] and "30.0 → 20.0" in kept_and_flatter[1]
+    assert [line.split(":")[0] for line in kept_and_flatter[:2]] == ["- Reproduced", "- Reproduced"]
+    assert "synthetic -0.5 (p=0.5)" in kept_and_flatter[0] and "base 30.0, synthetic 20.0" in kept_and_flatter[1]
     lost_and_steeper = paper_table.claim_checks(claim_table((-0.03, 0.01), 0.40))
-    assert [line.split(":")[0] for line in lost_and_steeper] == ["- Not reproduced", "- Not reproduced"]
+    assert [line.split(":")[0] for line in lost_and_steeper[:2]] == ["- Not reproduced", "- Not reproduced"]
+    assert lost_and_steeper[-1] == "- Judged without the synthetic_template row(s): this table has not evaluated them."
     assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "synthetic": {}}}) == []
 
 
@@ -236,9 +237,28 @@ def test_claim_checks_judge_a_table_with_one_factual_row_and_say_which_is_missin
     del table["models"]["niah"]
     lines = paper_table.claim_checks(table)
     assert lines[0].startswith("- Reproduced") and "mdqa -4.0 (p=0.001)" in lines[0] and "niah" not in lines[0]
-    assert lines[-1] == "- Judged without the niah row(s): this table has not evaluated them."
+    assert lines[-1] == "- Judged without the synthetic_template, niah row(s): this table has not evaluated them."
     table["models"]["mdqa"]["cells"]["NQ closed-book"] = {"delta": 0.01, "mcnemar_p": 0.6}  # the baseline kept it
     assert paper_table.claim_checks(table)[0].startswith("- Not reproduced")
+
+
+def test_claim_checks_judge_the_template_row_as_a_synthetic_row():
+    # plans/paper_table_small_rest.yaml's table: base, synthetic_template and niah, no plain synthetic row
+    table = claim_table((-0.005, 0.5), 0.20)
+    table["models"]["synthetic_template"] = table["models"].pop("synthetic")
+    del table["models"]["mdqa"]
+    lines = paper_table.claim_checks(table)
+    assert lines[0].startswith("- Reproduced") and "synthetic_template -0.5 (p=0.5), niah -3.0" in lines[0]
+    assert lines[1].startswith("- Reproduced") and "base 30.0, synthetic_template 20.0" in lines[1]
+    assert lines[-1] == "- Judged without the synthetic, mdqa row(s): this table has not evaluated them."
+    # with both synthetic rows, each must keep closed-book NQ and each must flatten the curve
+    both = claim_table((-0.005, 0.5), 0.20)
+    both["models"]["synthetic_template"] = {
+        "cells": {"NQ closed-book": {"delta": -0.05, "mcnemar_p": 0.01}},
+        "position_gap": {"mdqa_20docs": 0.35},
+    }
+    assert [line.split(":")[0] for line in paper_table.claim_checks(both)] == ["- Not reproduced"] * 2
+    assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "niah": {}}}) == []
 
 
 def test_the_general_block_pairs_each_model_with_the_base_and_joins_the_claim_checks(results, tmp_path):

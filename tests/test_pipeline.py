@@ -105,12 +105,16 @@ def test_committed_plans_parse_and_every_override_is_a_recipe_key(name):
         assert all("learning_rate" in plan.models[label] for label in plan.trained_labels)
 
 
-def test_the_small_paper_table_is_the_full_one_at_smaller_n():
-    """Its cells may be set beside the full table's: same rows' recipes, tasks, evaluation setting and general
-    subsets; only n and the row count differ."""
-    full, small = (read_plan(ROOT / "plans" / f"{name}.yaml") for name in ("paper_table", "paper_table_small"))
+@pytest.mark.parametrize("name", ["paper_table_small", "paper_table_small_rest"])
+def test_the_small_paper_tables_are_the_full_one_at_smaller_n(name):
+    """Their cells may be set beside the full table's: same rows' recipes, tasks, evaluation setting and general
+    subsets; only n and the row count differ. The two small plans split the full plan's rows beside one shared base,
+    at one n, so that their base cells must agree (greedy decoding on the same prompts)."""
+    full, first, small = (
+        read_plan(ROOT / "plans" / f"{plan}.yaml") for plan in ("paper_table", "paper_table_small", name)
+    )
     assert all(small.models[label] == full.models[label] for label in small.models), "same recipes per row"
-    assert list(small.models)[0] == "base" and set(small.eval) == set(full.eval)
+    assert list(small.models)[0] == "base" and set(small.eval) == set(full.eval) and small.eval == first.eval
     assert (small.batch_size, small.max_batch_tokens, small.precision) == (
         full.batch_size,
         full.max_batch_tokens,
@@ -120,6 +124,19 @@ def test_the_small_paper_table_is_the_full_one_at_smaller_n():
         k: v for k, v in full.general.items() if k != "out"
     }
     assert small.results_dir != full.results_dir and small.paper_table != full.paper_table
+    if name != "paper_table_small":
+        assert small.results_dir != first.results_dir and small.paper_table != first.paper_table
+        assert small.general["out"] != first.general["out"]
+
+
+def test_the_two_small_paper_tables_hold_the_full_plans_rows():
+    full, first, rest = (
+        read_plan(ROOT / "plans" / f"{plan}.yaml")
+        for plan in ("paper_table", "paper_table_small", "paper_table_small_rest")
+    )
+    assert set(first.models) & set(rest.models) == {"base"} and set(first.models) | set(rest.models) == set(
+        full.models
+    )
 
 
 def test_a_misspelled_override_fails_before_any_compute(tmp_path, capsys, monkeypatch):
@@ -380,6 +397,7 @@ def test_the_makefile_names_targets_and_calls_the_runner():
         "release",
         "paper-table",
         "paper-table-small",
+        "paper-table-small-rest",
         "seed-spread",
         "recipe-frontier",
         "eval",
