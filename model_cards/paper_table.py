@@ -112,7 +112,9 @@ def position_gap(results: dict, task: str) -> float:
     by_position = results[task]["by_position"]
     metric = results[task]["primary_metric"]
     scores = [v[metric]["score"] for v in by_position.values()]
-    return max(scores) - min(scores)
+    # rounded so that equal gaps compare equal: scores are fractions k/n, and 0.6 - 0.2 is 0.39999999999999997 in
+    # floats, which would count as "below" a 0.4 - 0.0 gap
+    return round(max(scores) - min(scores), 12)
 
 
 def kv_phrasing_share(folder: Path, tasks: tuple[str, ...]) -> dict:

@@ -261,6 +261,19 @@ def test_claim_checks_judge_the_template_row_as_a_synthetic_row():
     assert paper_table.claim_checks({"base": "base", "models": {"base": {}, "niah": {}}}) == []
 
 
+def test_equal_position_gaps_are_not_a_flatter_curve():
+    # 60% - 20% and 40% - 0% at n=5 per position: the same 40-point gap, though 0.6 - 0.2 < 0.4 in floats
+    def results(scores: list[float]) -> dict:
+        by_position = {str(i): {"best_subspan_em": {"score": s}} for i, s in enumerate(scores)}
+        return {"mdqa_20docs": {"by_position": by_position, "primary_metric": "best_subspan_em"}}
+
+    base, template = (paper_table.position_gap(results(s), "mdqa_20docs") for s in ([0.2, 0.0, 0.4], [0.2, 0.6, 0.2]))
+    assert base == template == 0.4
+    table = claim_table((-0.005, 0.5), template)
+    table["models"]["base"]["position_gap"]["mdqa_20docs"] = base
+    assert paper_table.claim_checks(table)[1].startswith("- Not reproduced: a flatter 20-document position curve")
+
+
 def test_the_general_block_pairs_each_model_with_the_base_and_joins_the_claim_checks(results, tmp_path):
     general = tmp_path / "general"
     write_general_run(general / "base", {"mmlu": [1] * 5 + [0] * 5, "hellaswag": [1, 1, 0, 0]})
