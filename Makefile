@@ -19,7 +19,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: venv dataset model release train eval cards paper-table paper-table-small paper-table-small-rest recipe-frontier bench bench-dataset bench-train bench-eval \
-	seed-spread headline lm-eval-base openai-finetune test test-fast test-slow lint clean
+	seed-spread seed-spread-small seed-spread-small-mdqa headline lm-eval-base openai-finetune test test-fast test-slow lint clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -77,6 +77,14 @@ paper-table-small-rest: $(STAMP)
 ## The synthetic and MDQA-style rows at three seeds each, vs the base: build/seed_spread/spread.{md,json}.
 seed-spread: $(STAMP)
 	$(PY) -m pipeline run plans/seed_spread.yaml
+
+## Its synthetic row at three seeds beside the base, at the small table's n, for one session on a CPU without bf16.
+seed-spread-small: $(STAMP)
+	$(PY) -m pipeline run plans/seed_spread_small.yaml
+
+## Its MDQA-style row at three seeds beside the same base, at the same n: build/seed_spread_small_mdqa/.
+seed-spread-small-mdqa: $(STAMP)
+	$(PY) -m pipeline run plans/seed_spread_small_mdqa.yaml
 ## Train each recipe point (~8 min each on 2 cores), score it on validation data only: build/frontier/frontier.*.
 recipe-frontier: $(STAMP)
 	$(PY) -m pipeline run plans/frontier.yaml

@@ -54,6 +54,10 @@ class CardConfig:
             "help": "frontier.json of `make recipe-frontier` (frontier.png beside it): how the recipe was chosen."
         },
     )
+    seed_spread: Path | None = field(
+        default=None,
+        metadata={"help": "spread.json of `make seed-spread`: whether each effect exceeds another seed's change."},
+    )
     force: bool = field(default=False, metadata={"help": "Allow replacing a non-empty --out written by another tool."})
 
     def __post_init__(self) -> None:
@@ -80,7 +84,7 @@ def run_card(argv: list[str]) -> None:
         recipe_path=cfg.recipe,
         train_command=f"python -m training.sft --config {cfg.recipe}",
         dataset_revision=cfg.dataset_revision,
-        **table_sections(cfg.paper_table, cfg.frontier),
+        **table_sections(cfg.paper_table, cfg.frontier, cfg.seed_spread),
     )
     print(f"wrote {write_card(inputs, cfg.out, force=cfg.force)}")
 

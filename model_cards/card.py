@@ -76,6 +76,7 @@ class CardInputs:
     paper_plot: Path | None = None  # its table.png
     frontier: dict | None = None  # model_cards.frontier's frontier.json: how the recipe's settings were chosen
     frontier_plot: Path | None = None  # its frontier.png
+    seed_spread: dict | None = None  # model_cards.seed_spread's spread.json: each effect against another seed's
     # the general benchmarks (python -m evaluation lm-eval over local data): each model's summary.json, and the
     # paired change per column on the same items (evaluation.general.pair_runs)
     general_base: dict | None = None
@@ -403,10 +404,31 @@ def frontier_section(table: dict | None, setting: dict | None = None) -> str:
     )
 
 
+def seed_spread_section(table: dict | None, setting: dict | None = None) -> str:
+    """Whether each effect exceeds what another training seed changes, rendered from its JSON."""
+    if not table:
+        return ""
+    from model_cards.seed_spread import render_markdown, spread_checks
+
+    return (
+        "## Larger than another seed?\n\n"
+        "The paper averages three seeds; each row above is one training run. The rows trained again with the "
+        "authors' data seeds 0/1/2 and training seeds 42/43/44 (`make seed-spread`, `model_cards/seed_spread.py`):\n\n"
+        + setting_note(table, setting or {})
+        + f"{render_markdown(table)}\n\n"
+        + "\n".join(spread_checks(table))
+        + "\n\n"
+    )
+
+
 def render_model_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
     # base and finetuned were measured under one evaluation setting, or the card is not rendered
     setting = check_one_setting({"base": inputs.base_results, "finetuned": inputs.finetuned_results})
-    sections = paper_section(inputs.paper_table, setting) + frontier_section(inputs.frontier, setting)
+    sections = (
+        paper_section(inputs.paper_table, setting)
+        + seed_spread_section(inputs.seed_spread, setting)
+        + frontier_section(inputs.frontier, setting)
+    )
     data = ModelCardData(
         model_name=inputs.model_id.split("/")[-1],
         base_model=inputs.base_model,
@@ -479,6 +501,8 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
             (tmp / "paper_table.json").write_text(json.dumps(inputs.paper_table, indent=2) + "\n")
             if inputs.paper_plot:
                 shutil.copyfile(inputs.paper_plot, tmp / PAPER_PLOT_NAME)
+        if inputs.seed_spread:
+            (tmp / "seed_spread.json").write_text(json.dumps(inputs.seed_spread, indent=2) + "\n")
         if inputs.frontier:
             (tmp / "recipe_frontier.json").write_text(json.dumps(inputs.frontier, indent=2) + "\n")
             if inputs.frontier_plot:
@@ -491,12 +515,14 @@ def write_card(inputs: CardInputs, out_dir: Path, force: bool = False) -> Path:
     return out_dir / "README.md"
 
 
-def read_table_json(path: Path | None, keys: set[str], make_target: str) -> dict | None:
-    """A table JSON that ``make <make_target>`` wrote, with its PNG beside it (same stem), or None without a path."""
+def read_table_json(path: Path | None, keys: set[str], make_target: str, plot: bool = True) -> dict | None:
+    """A table JSON that ``make <make_target>`` wrote, with its PNG beside it (same stem) when it draws one, or None
+    without a path."""
     if path is None:
         return None
-    if not path.is_file() or not path.with_suffix(".png").is_file():
-        raise UserError(f"{path} (and {path.with_suffix('.png').name} beside it) not found; run `make {make_target}`")
+    if not path.is_file() or (plot and not path.with_suffix(".png").is_file()):
+        beside = f" (and {path.with_suffix('.png').name} beside it)" if plot else ""
+        raise UserError(f"{path}{beside} not found; run `make {make_target}`")
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
@@ -506,9 +532,11 @@ def read_table_json(path: Path | None, keys: set[str], make_target: str) -> dict
     return table
 
 
-def table_sections(paper_table: Path | None, frontier: Path | None) -> dict:
-    """``CardInputs`` fields of the optional sections: the paper table and the recipe frontier (None = left out)."""
+def table_sections(paper_table: Path | None, frontier: Path | None, seed_spread: Path | None = None) -> dict:
+    """``CardInputs`` fields of the optional sections: the paper table, the recipe frontier and the seed spread
+    (None = left out)."""
     return {
+        "seed_spread": read_table_json(seed_spread, {"base", "columns", "groups"}, "seed-spread", plot=False),
         "paper_table": read_table_json(paper_table, {"models", "columns", "base", "finetuned"}, "paper-table"),
         "paper_plot": paper_table.with_suffix(".png") if paper_table else None,
         "frontier": read_table_json(frontier, {"points", "target"}, "recipe-frontier"),

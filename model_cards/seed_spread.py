@@ -7,7 +7,11 @@ Every row of the paper table is one training run. The paper averages three seeds
 min-max, and whether the effect exceeds the spread::
 
     .venv/bin/python -m model_cards seed-spread --results build/seed_spread/results \
-        --models base,synthetic_seed0,synthetic_seed1,synthetic_seed2 --out build/seed_spread
+        --models base,synthetic_seed0,synthetic_seed1,synthetic_seed2 --out build/seed_spread \
+        --general build/seed_spread/general
+
+``--general`` (one ``python -m evaluation lm-eval`` run per label) adds the general columns the plan ran (TriviaQA,
+HellaSwag), each seed's change paired with the base on the same items, as the paper table's general block does.
 
 A group is the labels that differ only by their ``_seed<k>`` suffix. "Exceeds the spread" means every seed's change
 from the base has the same sign and none is zero: the min-max range of the changes excludes 0, so no seed of the
@@ -26,10 +30,10 @@ from evaluation.results import check_one_setting, load_results, read_samples
 from infra.cli import UserError
 from infra.outputs import check_results_folder
 from infra.project import split_list
-from model_cards.paper_table import Column, cell, check_model_results, outcomes, pct
+from model_cards.paper_table import Column, cell, check_model_results, general_block, outcomes, pct
 
-# The columns the paper's claims rest on (issue: KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column whose
-# task the results do not hold is left out, so a plan can add the lm-eval columns without editing this list.
+# The project's columns the paper's claims rest on (KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column
+# whose task the results do not hold is left out. The general ones (HellaSwag, TriviaQA) come from --general.
 SPREAD_COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
@@ -44,6 +48,10 @@ class SpreadConfig:
     results: str = field(metadata={"help": "Folder holding one results folder per model label."})
     out: str = field(metadata={"help": "Folder for spread.md and spread.json."})
     models: str = field(metadata={"help": "Comma-separated labels, the base first, then <group>_seed<k> labels."})
+    general: str | None = field(
+        default=None,
+        metadata={"help": "Folder of one `python -m evaluation lm-eval` run per label: adds the general columns."},
+    )
 
     def __post_init__(self) -> None:
         check_model_results(Path(self.results), self.labels, "make seed-spread")
@@ -100,7 +108,21 @@ def build_spread(cfg: SpreadConfig) -> dict:
             }
             per_column[column.title] = {"per_seed": cells, **spread(list(cells.values()))}
         table["groups"][group] = per_column
+    if cfg.general:
+        add_general_columns(table, general_block(Path(cfg.general), cfg.labels))
     return table
+
+
+def add_general_columns(table: dict, block: dict) -> None:
+    """The lm-eval columns (``paper_table.general_block``: each model's score and paired change from the base) joined
+    to the spread: the same per-seed cells and spread as the project's own columns."""
+    for column in block["columns"]:
+        table["columns"].append(column)
+        table["base_cells"][column] = block["models"][table["base"]][column]
+        for per_column in table["groups"].values():
+            labels = next(iter(per_column.values()))["per_seed"]
+            cells = {label: block["models"][label][column] for label in labels}
+            per_column[column] = {"per_seed": cells, **spread(list(cells.values()))}
 
 
 def render_markdown(table: dict) -> str:

@@ -87,6 +87,9 @@ class Plan:
     card_frontier: str | None = field(
         default=None, metadata={"help": "A frontier.json whose section joins the card when it exists."}
     )
+    card_seed_spread: str | None = field(
+        default=None, metadata={"help": "A seed spread.json whose section joins the card when it exists."}
+    )
     release_dir: str | None = field(
         default=None, metadata={"help": "Stage dataset_dir and the card's model here, validate, push (HF_TOKEN)."}
     )

@@ -405,7 +405,9 @@ def seed_spread_stage(plan: Plan) -> Stage:
     out = Path(plan.seed_spread)
 
     def run() -> None:
-        written = write_spread(SpreadConfig(results=plan.results_dir, out=str(out), models=",".join(plan.models)))
+        general = plan.general["out"] if plan.general else None
+        cfg = SpreadConfig(results=plan.results_dir, out=str(out), models=",".join(plan.models), general=general)
+        written = write_spread(cfg)
         print((written / "spread.md").read_text())
 
     return Stage("seed_spread", lambda: check_results_folder(out), None, run)
@@ -432,7 +434,7 @@ def card_inputs(plan: Plan) -> dict[str, Any]:
         for p in sorted((results / label).glob("*.json*"))
         if not p.name.startswith(".")
     }
-    sections = [existing(plan.card_paper_table), existing(plan.card_frontier)]
+    sections = [existing(plan.card_paper_table), existing(plan.card_frontier), existing(plan.card_seed_spread)]
     for path in filter(None, sections):
         for part in (path, path.with_suffix(".png")):
             files[str(part)] = sha256_file(part) if part.is_file() else None
@@ -460,7 +462,7 @@ def card_stage(plan: Plan) -> Stage:
             datasets=[plan.dataset_repo],
             recipe_path=spec["recipe"],
             train_command=train_command,
-            **table_sections(existing(plan.card_paper_table), existing(plan.card_frontier)),
+            **table_sections(*map(existing, (plan.card_paper_table, plan.card_frontier, plan.card_seed_spread))),
             general_dirs=general_runs(plan),
         )
         print(f"wrote {write_card(inputs, out)}")

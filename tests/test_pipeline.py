@@ -139,6 +139,34 @@ def test_the_two_small_paper_tables_hold_the_full_plans_rows():
     )
 
 
+@pytest.mark.parametrize(("name", "group"), [("seed_spread_small", "synthetic"), ("seed_spread_small_mdqa", "mdqa")])
+def test_the_small_seed_spreads_are_the_full_one_halved_at_the_small_tables_n(name, group):
+    """Each half trains one group's three seeds exactly as the full plan does, beside the base, at the small table's
+    n and setting, so its seed 0 is that table's row (the same cells) and both halves share one base row."""
+    full, table, small, other = (
+        read_plan(ROOT / "plans" / f"{plan}.yaml")
+        for plan in ("seed_spread", "paper_table_small", name, "seed_spread_small")
+    )
+    assert list(small.models) == ["base"] + [f"{group}_seed{k}" for k in range(3)]
+    assert all(small.models[label] == full.models[label] for label in small.models), "the full plan's runs"
+    assert small.models[f"{group}_seed0"] == table.models[group], "seed 0 is the small table's row"
+    assert set(small.eval) == set(full.eval) and small.eval == other.eval
+    assert all(small.eval[t] == table.eval[t] for t in small.eval if t in table.eval)
+    assert small.eval["mdqa_20docs_at10"] == table.eval["mdqa_20docs"], "the small table's position-10 questions"
+    setting = ("batch_size", "max_batch_tokens", "precision")
+    assert all(getattr(small, key) == getattr(full, key) == getattr(table, key) for key in setting)
+    assert {k: v for k, v in small.general.items() if k != "out"} == {
+        k: v for k, v in full.general.items() if k != "out"
+    }
+    assert {k: table.general[k] for k in ("n", "seed")} == {k: small.general[k] for k in ("n", "seed")}
+    folders = ("results_dir", "seed_spread")
+    assert all(getattr(small, key) != getattr(full, key) for key in folders)
+    if name != "seed_spread_small":
+        assert all(getattr(small, key) != getattr(other, key) for key in folders)
+        assert small.general["out"] != other.general["out"]
+        assert set(small.models) | set(other.models) == set(full.models)
+
+
 def test_a_misspelled_override_fails_before_any_compute(tmp_path, capsys, monkeypatch):
     path = write_plan(tmp_path / "p.yaml", "")
     path.write_text(path.read_text().replace("    recipe:", "    learning_rat: 1.0e-4\n    recipe:"))
@@ -399,6 +427,8 @@ def test_the_makefile_names_targets_and_calls_the_runner():
         "paper-table-small",
         "paper-table-small-rest",
         "seed-spread",
+        "seed-spread-small",
+        "seed-spread-small-mdqa",
         "recipe-frontier",
         "eval",
         "train",
@@ -469,3 +499,15 @@ def test_the_general_stage_runs_the_real_lm_eval_command_and_is_then_done(tiny_p
     summary = json.loads((tmp_path / "general/base/summary.json").read_text())
     assert summary["scored"] == {"hellaswag": 2} and summary["placement"]["batch_size"] == 8
     assert stage.done(), "its marker now carries this model, subset and setting"
+
+
+def test_the_seed_spread_stage_joins_the_plans_general_runs(tiny_plan, tmp_path, monkeypatch):
+    """A plan with ``general`` and ``seed_spread``: its spread holds the lm-eval columns beside its own tasks."""
+    monkeypatch.setattr(stages, "run_step", Commands(tiny_plan))
+    recipe = tiny_plan().models["ft"]
+    general = {"tasks": ["hellaswag"], "n": 3, "seed": 0, "out": str(tmp_path / "general")}
+    plan = tiny_plan(models={"base": {}, "ft_seed0": recipe}, general=general, seed_spread=str(tmp_path / "spread"))
+    run_plan(plan, only=["train", "eval", "general", "seed_spread"])
+    table = json.loads((tmp_path / "spread/spread.json").read_text())
+    assert table["columns"] == ["NQ closed-book", "hellaswag"] and list(table["groups"]) == ["ft"]
+    assert table["groups"]["ft"]["hellaswag"]["per_seed"]["ft_seed0"]["delta"] == 0, "the same fake answers"

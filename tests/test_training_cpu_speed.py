@@ -75,3 +75,16 @@ def test_bf16_falls_back_to_fp32_with_a_notice(monkeypatch, capsys):
 def test_cpu_model_name_is_reported():
     name = cpu_speed.cpu_model_name()
     assert name and name != "unknown CPU"
+
+
+def test_the_cpu_is_named_with_its_family_and_model_so_two_masked_machines_differ():
+    """A hypervisor's generic "AMD EPYC" covered a Zen 1 machine and one twice as fast: the numbers tell them apart."""
+    from infra.machine import describe_cpu
+
+    lscpu = "Vendor ID:   AuthenticAMD\nModel name:  AMD EPYC\nCPU family:  23\nModel:       1\nStepping: 2\n"
+    assert describe_cpu(lscpu, "Model name", "CPU family", "Model") == "AMD EPYC (family 23, model 1)"
+    cpuinfo = "processor\t: 0\ncpu family\t: 6\nmodel\t\t: 143\nmodel name\t: Intel(R) Xeon(R) Processor\n" * 2
+    intel = "Intel(R) Xeon(R) Processor (family 6, model 143)"
+    assert describe_cpu(cpuinfo, "model name", "cpu family", "model") == intel
+    assert describe_cpu("Model name: Apple M2\n", "Model name", "CPU family", "Model") == "Apple M2", "no numbers"
+    assert describe_cpu("CPU family: 23\n", "Model name", "CPU family", "Model") is None
