@@ -199,6 +199,22 @@ def test_bench_prints_both_rates_the_ratio_and_the_cpu(tiny_model, tiny_dataset,
     assert any(line.startswith("ratio recipe / plain fp32: ") for line in lines)
 
 
+@pytest.mark.integration  # inductor compiles the tiny model's C++ kernels (~1 min on 2 cores)
+def test_bench_times_the_recipe_under_torch_compile_with_its_warm_up(tiny_model, tiny_dataset, tmp_path, capsys):
+    from training import bench
+
+    recipe = tmp_path / "recipe.yaml"
+    args = recipe_args(tiny_model, tiny_dataset, tmp_path / "unused")
+    recipe.write_text("".join(f"{k[2:]}: {v}\n" for k, v in zip(args[::2], args[1::2], strict=True)))
+    out = tmp_path / "bench.json"
+    argv = ["--config", str(recipe), "--steps", "1", "--warmup", "2", "--torch_compile", "true", "--out", str(out)]
+    assert bench.main(argv) == 0
+    compiled = [line for line in capsys.readouterr().out.splitlines() if line.startswith("recipe, torch.compile")]
+    assert len(compiled) == 1 and "warm-up" in compiled[0] and "of the limit" in compiled[0]
+    report = json.loads(out.read_text())["setups"]
+    assert report["recipe, torch.compile"]["warmup_s"] > 0 and report["plain fp32 loop"]["warmup_s"] is None
+
+
 def test_lora_run_saves_an_adapter_repo(tiny_model, tiny_dataset, tmp_path):
     out = tmp_path / "out"
     argv = recipe_args(tiny_model, tiny_dataset, out, max_steps=2, save_steps=2)

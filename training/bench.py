@@ -10,7 +10,10 @@ Three setups train the same model on the same batches (the recipe's batch size, 
 - ``recipe, all positions``: the recipe's SFTTrainer (bf16 autocast where supported) with TRL's CPU default of
   scoring every position in the LM head;
 - ``recipe in fp32``: the recipe's trainer scoring only the answer, without bf16 (what CPUs without native bf16 get);
-- ``recipe``: the same, scoring only the labelled answer positions (``training/cpu_speed.py``), as ``make train`` runs.
+- ``recipe``: the same, scoring only the labelled answer positions (``training/cpu_speed.py``), as ``make train`` runs;
+- ``recipe, torch.compile`` (with ``--torch_compile true``): the recipe under TrainingArguments' ``torch_compile``.
+  Its compilation (and a recompile for the second sequence length) falls in the warm-up steps, so give it
+  ``--warmup 3``; the compile time is the warm-up's wall time, printed beside it.
 
 Tokens/s counts every non-padding token in the batch (prompt + answer), i.e. the tokens the forward and backward
 pass process. The first ``--warmup`` steps are excluded (allocator and oneDNN warm-up). The CPU model is printed on
@@ -68,8 +71,9 @@ def plain_fp32_loop(model_path: str, batches: list[dict], lr: float, warmup: int
     return tokens, time.perf_counter() - start
 
 
-def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple[int, float, str]:
-    """(tokens, seconds, mixed precision) for the recipe's own trainer, timed between optimizer steps."""
+def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple[int, float, str, float]:
+    """(tokens, seconds, mixed precision, warm-up seconds) for the recipe's own trainer, timed between optimizer
+    steps; the warm-up runs from ``train()``'s start to the end of the last untimed step (torch.compile's cost)."""
     from transformers import TrainerCallback
 
     data_args, training_args, model_args = sft.parse_recipe(argv)
@@ -90,6 +94,7 @@ def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple
 
     trainer.data_collator = counting_collator
     trainer.add_callback(StepClock())
+    start = time.perf_counter()
     try:
         trainer.train()
     finally:
@@ -97,7 +102,11 @@ def recipe_run(argv: list[str], steps: int, warmup: int, compact: bool) -> tuple
     assert len(step_ends) == warmup + steps, f"expected {warmup + steps} steps, timed {len(step_ends)}"
     tokens = sum(batch_tokens[warmup : warmup + steps])
     precision = "fp32" if training_args.mixed_precision == "no" else training_args.mixed_precision
-    return tokens, step_ends[-1] - step_ends[warmup - 1], precision
+    return tokens, step_ends[-1] - step_ends[warmup - 1], precision, step_ends[warmup - 1] - start
+
+
+def warmup_note(seconds: float | None, steps: int) -> str:
+    return "" if seconds is None else f"  warm-up {seconds:.0f} s for {steps} step(s)"
 
 
 def limit_tokens_per_s(shape: ModelShape, batches: list[dict], limit: ComputeLimit) -> float:
@@ -129,6 +138,9 @@ class TrainBenchConfig:
     steps: int = field(default=4, metadata={"help": "Timed optimizer steps per setup."})
     warmup: int = field(default=1, metadata={"help": "Untimed steps before the timed ones."})
     out: str = field(default="", metadata={"help": "Optional JSON report path (figures, limits, ratios, CPU)."})
+    torch_compile: bool = field(
+        default=False, metadata={"help": "Also time the recipe under torch.compile (use --warmup 3: it compiles)."}
+    )
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -177,11 +189,14 @@ def run_bench(args: TrainBenchConfig) -> dict:
             ("recipe in fp32", "fp32", (["--bf16", "false"], True)),
             ("recipe", recipe_precision, ([], True)),
         ]
-        results, limits = {}, {}
+        if args.torch_compile:
+            setups.append(("recipe, torch.compile", recipe_precision, (["--torch_compile", "true"], True)))
+        results, limits, warmups = {}, {}, {}
         for name, precision, recipe in setups:
             if name == "recipe" and recipe_precision == "fp32":  # the same setup as "recipe in fp32": timed once
                 print(f"recipe = recipe in fp32 here ({cpu} has no native bf16 or the recipe asks fp32): timed once")
                 results[name], limits[name] = results["recipe in fp32"], limits["recipe in fp32"]
+                warmups[name] = warmups["recipe in fp32"]
                 continue
             # probed just before and just after the setup, the best rates kept: the shared machine's load drifts
             before = step_limit(shape, timed, precision)
@@ -192,7 +207,10 @@ def run_bench(args: TrainBenchConfig) -> dict:
                 )
                 results[name] = (tokens, seconds, "fp32")
             else:
-                results[name] = recipe_run(recipe_argv + recipe[0], args.steps, args.warmup, recipe[1])
+                tokens, seconds, ran_in, warmups[name] = recipe_run(
+                    recipe_argv + recipe[0], args.steps, args.warmup, recipe[1]
+                )
+                results[name] = (tokens, seconds, ran_in)
             after = step_limit(shape, timed, precision)
             print(after.describe())
             limits[name] = best_of([before, after])
@@ -207,7 +225,7 @@ def run_bench(args: TrainBenchConfig) -> dict:
         print(
             f"{name:24s} {rate:8.0f} tokens/s  {seconds / args.steps:6.2f} s/step  ({precision}; {tokens} tokens "
             f"in {seconds:.1f} s)  x{rate / base:.2f} vs plain fp32  {rate / limit_rate:4.0%} of the limit "
-            f"{limit_rate:.0f} tokens/s ({limits[name].path})  [{cpu}]"
+            f"{limit_rate:.0f} tokens/s ({limits[name].path}){warmup_note(warmups.get(name), args.warmup)}  [{cpu}]"
         )
         report["setups"][name] = {
             "tokens": tokens,
@@ -218,6 +236,7 @@ def run_bench(args: TrainBenchConfig) -> dict:
             "limit_tokens_per_s": round(limit_rate, 1),
             "share_of_limit": round(rate / limit_rate, 3),
             "limit": limits[name].as_json(),
+            "warmup_s": round(warmups[name], 1) if name in warmups else None,
         }
     recipe_rate = results["recipe"][0] / results["recipe"][1]
     print(f"ratio recipe / plain fp32: {recipe_rate / base:.2f}x (target >= 2x) on {cpu}")
