@@ -371,37 +371,24 @@ def setting_note(table: dict, setting: dict) -> str:
     )
 
 
+def section(title: str, intro: str, table: dict, setting: dict | None, body: str) -> str:
+    """One optional card section: its heading, what was run, the setting note when it differs, the rendered table."""
+    return f"## {title}\n\n{intro}:\n\n" + setting_note(table, setting or {}) + body + "\n\n"
+
+
 def paper_section(table: dict | None, setting: dict | None = None) -> str:
     """The paper-table comparison (same recipe on synthetic vs factual baseline data), rendered from its JSON."""
     if not table:
         return ""
     from model_cards.paper_table import render_findings, render_markdown
 
-    return (
-        "## Does the paper's effect reproduce?\n\n"
+    intro = (
         "The same recipe trained on the synthetic KV data and on factual long-context baselines (MDQA-style and "
         "needle-style data from the NQ train half), all evaluated on the NQ eval half and the same prompts "
-        "(`make paper-table`, `model_cards/paper_table.py`):\n\n"
-        + setting_note(table, setting or {})
-        + f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n"
-        + render_findings(table)
-        + "\n\n"
+        "(`make paper-table`, `model_cards/paper_table.py`)"
     )
-
-
-def frontier_section(table: dict | None, setting: dict | None = None) -> str:
-    """How the recipe was chosen: the recipe frontier on validation data, rendered from its JSON."""
-    if not table:
-        return ""
-    from model_cards.frontier import render_markdown
-
-    return (
-        "## How the recipe was chosen\n\n"
-        "Learning rate, steps, LoRA and replay mixing were compared on validation data only (the `_val` KV sets "
-        "and the NQ val quarter; never the numbers reported above) with `make recipe-frontier`:\n\n"
-        + setting_note(table, setting or {})
-        + f"{render_markdown(table)}\n\n![recipe frontier]({FRONTIER_PLOT_NAME})\n\n"
-    )
+    body = f"{render_markdown(table)}\n\n![paper table]({PAPER_PLOT_NAME})\n\n{render_findings(table)}"
+    return section("Does the paper's effect reproduce?", intro, table, setting, body)
 
 
 def seed_spread_section(table: dict | None, setting: dict | None = None) -> str:
@@ -410,15 +397,26 @@ def seed_spread_section(table: dict | None, setting: dict | None = None) -> str:
         return ""
     from model_cards.seed_spread import render_markdown, spread_checks
 
-    return (
-        "## Larger than another seed?\n\n"
+    intro = (
         "The paper averages three seeds; each row above is one training run. The rows trained again with the "
-        "authors' data seeds 0/1/2 and training seeds 42/43/44 (`make seed-spread`, `model_cards/seed_spread.py`):\n\n"
-        + setting_note(table, setting or {})
-        + f"{render_markdown(table)}\n\n"
-        + "\n".join(spread_checks(table))
-        + "\n\n"
+        "authors' data seeds 0/1/2 and training seeds 42/43/44 (`make seed-spread`, `model_cards/seed_spread.py`)"
     )
+    body = render_markdown(table) + "\n\n" + "\n".join(spread_checks(table))
+    return section("Larger than another seed?", intro, table, setting, body)
+
+
+def frontier_section(table: dict | None, setting: dict | None = None) -> str:
+    """How the recipe was chosen: the recipe frontier on validation data, rendered from its JSON."""
+    if not table:
+        return ""
+    from model_cards.frontier import render_markdown
+
+    intro = (
+        "Learning rate, steps, LoRA and replay mixing were compared on validation data only (the `_val` KV sets "
+        "and the NQ val quarter; never the numbers reported above) with `make recipe-frontier`"
+    )
+    body = f"{render_markdown(table)}\n\n![recipe frontier]({FRONTIER_PLOT_NAME})"
+    return section("How the recipe was chosen", intro, table, setting, body)
 
 
 def render_model_card(inputs: CardInputs, plot_name: str | None = PLOT_NAME) -> ModelCard:
