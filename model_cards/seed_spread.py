@@ -74,12 +74,18 @@ def seeds_of(labels: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def spread(cells: list[dict]) -> dict:
-    """Mean and min-max of the seeds' scores and changes; the effect exceeds the spread when no change is 0 and
-    all share one sign (the min-max range of the changes excludes 0)."""
-    scores, deltas = [c["score"] for c in cells], [c["delta"] for c in cells]
+def seed_cell(folder: Path, column: Column, base: dict[str, float]) -> dict:
+    """One seed's score on ``column`` and its paired change from the base's outcomes on the same prompts."""
+    return cell(outcomes(read_samples(folder, column.task), column), base)
+
+
+def spread(per_seed: dict[str, dict]) -> dict:
+    """The seeds' cells (label -> score and paired change), with their mean and min-max; the effect exceeds the
+    spread when no change is 0 and all share one sign (the min-max range of the changes excludes 0)."""
+    scores, deltas = [c["score"] for c in per_seed.values()], [c["delta"] for c in per_seed.values()]
     return {
-        "seeds": len(cells),
+        "per_seed": per_seed,
+        "seeds": len(per_seed),
         "score_mean": sum(scores) / len(scores),
         "score_range": [min(scores), max(scores)],
         "delta_mean": sum(deltas) / len(deltas),
@@ -96,33 +102,23 @@ def build_spread(cfg: SpreadConfig) -> dict:
     columns = [c for c in SPREAD_COLUMNS if all(c.task in r for r in results.values())]
     if not columns:
         raise UserError(f"the results in {root} hold none of {[c.task for c in SPREAD_COLUMNS]}; evaluate them")
-    table = {"base": base, "columns": [c.title for c in columns], "eval_setting": setting, "groups": {}}
     base_outcomes = {c.title: outcomes(read_samples(root / base, c.task), c) for c in columns}
-    table["base_cells"] = {title: cell(o, None) for title, o in base_outcomes.items()}
-    for group, labels in seeds_of(tuned).items():
-        per_column = {}
-        for column in columns:
-            cells = {
-                label: cell(outcomes(read_samples(root / label, column.task), column), base_outcomes[column.title])
-                for label in labels
-            }
-            per_column[column.title] = {"per_seed": cells, **spread(list(cells.values()))}
-        table["groups"][group] = per_column
-    if cfg.general:
-        add_general_columns(table, general_block(Path(cfg.general), cfg.labels))
-    return table
-
-
-def add_general_columns(table: dict, block: dict) -> None:
-    """The lm-eval columns (``paper_table.general_block``: each model's score and paired change from the base) joined
-    to the spread: the same per-seed cells and spread as the project's own columns."""
-    for column in block["columns"]:
-        table["columns"].append(column)
-        table["base_cells"][column] = block["models"][table["base"]][column]
-        for per_column in table["groups"].values():
-            labels = next(iter(per_column.values()))["per_seed"]
-            cells = {label: block["models"][label][column] for label in labels}
-            per_column[column] = {"per_seed": cells, **spread(list(cells.values()))}
+    titles = [c.title for c in columns]
+    base_cells = {title: cell(o, None) for title, o in base_outcomes.items()}
+    seed_cells = {
+        label: {c.title: seed_cell(root / label, c, base_outcomes[c.title]) for c in columns} for label in tuned
+    }
+    if cfg.general:  # the lm-eval columns: each model's score and paired change from the base (the paper table's)
+        block = general_block(Path(cfg.general), cfg.labels)
+        titles += block["columns"]
+        base_cells |= block["models"][base]
+        for label in tuned:
+            seed_cells[label] |= block["models"][label]
+    groups = {
+        group: {title: spread({label: seed_cells[label][title] for label in labels}) for title in titles}
+        for group, labels in seeds_of(tuned).items()
+    }
+    return {"base": base, "columns": titles, "eval_setting": setting, "groups": groups, "base_cells": base_cells}
 
 
 def render_markdown(table: dict) -> str:

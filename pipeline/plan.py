@@ -147,6 +147,11 @@ class Plan:
         return next(iter(self.models))
 
     @property
+    def general_out(self) -> str | None:
+        """The folder of the general benchmarks' lm-eval runs (one per label), or None without ``general``."""
+        return self.general["out"] if self.general else None
+
+    @property
     def trained_labels(self) -> list[str]:
         return [label for label, spec in self.models.items() if spec]
 

@@ -379,8 +379,8 @@ def paper_table_stage(plan: Plan) -> Stage:
     labels = ",".join(plan.models)
 
     def run() -> None:
-        general = plan.general["out"] if plan.general else None
-        written = write_table(TableConfig(results=plan.results_dir, out=str(out), models=labels, general=general))
+        cfg = TableConfig(results=plan.results_dir, out=str(out), models=labels, general=plan.general_out)
+        written = write_table(cfg)
         print(f"wrote {written / 'table.md'}, {written / 'table.json'}, {written / 'table.png'}")
 
     return Stage("paper_table", lambda: check_results_folder(out), None, run)
@@ -405,8 +405,8 @@ def seed_spread_stage(plan: Plan) -> Stage:
     out = Path(plan.seed_spread)
 
     def run() -> None:
-        general = plan.general["out"] if plan.general else None
-        cfg = SpreadConfig(results=plan.results_dir, out=str(out), models=",".join(plan.models), general=general)
+        labels = ",".join(plan.models)
+        cfg = SpreadConfig(results=plan.results_dir, out=str(out), models=labels, general=plan.general_out)
         written = write_spread(cfg)
         print((written / "spread.md").read_text())
 
@@ -425,6 +425,12 @@ def general_runs(plan: Plan) -> tuple[Path, Path] | None:
     return out / plan.base_label, out / plan.card_model
 
 
+def card_sections(plan: Plan) -> list[Path | None]:
+    """The optional card sections' JSON files that exist, in ``model_cards.card.table_sections``' order (paper
+    table, recipe frontier, seed spread); None for each not written yet, so its section is left out."""
+    return [existing(plan.card_paper_table), existing(plan.card_frontier), existing(plan.card_seed_spread)]
+
+
 def card_inputs(plan: Plan) -> dict[str, Any]:
     """What the card is rendered from, by sha256: both results folders' files, the optional sections, the recipe."""
     results = Path(plan.results_dir)
@@ -434,8 +440,7 @@ def card_inputs(plan: Plan) -> dict[str, Any]:
         for p in sorted((results / label).glob("*.json*"))
         if not p.name.startswith(".")
     }
-    sections = [existing(plan.card_paper_table), existing(plan.card_frontier), existing(plan.card_seed_spread)]
-    for path in filter(None, sections):
+    for path in filter(None, card_sections(plan)):
         for part in (path, path.with_suffix(".png")):
             files[str(part)] = sha256_file(part) if part.is_file() else None
     for run in general_runs(plan) or ():
@@ -462,7 +467,7 @@ def card_stage(plan: Plan) -> Stage:
             datasets=[plan.dataset_repo],
             recipe_path=spec["recipe"],
             train_command=train_command,
-            **table_sections(*map(existing, (plan.card_paper_table, plan.card_frontier, plan.card_seed_spread))),
+            **table_sections(*card_sections(plan)),
             general_dirs=general_runs(plan),
         )
         print(f"wrote {write_card(inputs, out)}")

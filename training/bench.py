@@ -3,7 +3,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python -m training.bench \
         --config training/recipes/smollm2-135m-instruct/sft/smollm2_kv_600_full.yaml
 
-Three setups train the same model on the same batches (the recipe's batch size, in dataset order):
+These setups train the same model on the same batches (the recipe's batch size, in dataset order):
 
 - ``plain fp32 loop``: ``model(**batch).loss`` (full logits over the 49K vocabulary at every position, fp32),
   ``backward``, ``AdamW.step`` — what a first training script looks like;
@@ -191,12 +191,11 @@ def run_bench(args: TrainBenchConfig) -> dict:
         ]
         if args.torch_compile:
             setups.append(("recipe, torch.compile", recipe_precision, (["--torch_compile", "true"], True)))
-        results, limits, warmups = {}, {}, {}
+        results, limits = {}, {}  # name -> (tokens, seconds, precision, warm-up seconds or None), its limit
         for name, precision, recipe in setups:
             if name == "recipe" and recipe_precision == "fp32":  # the same setup as "recipe in fp32": timed once
                 print(f"recipe = recipe in fp32 here ({cpu} has no native bf16 or the recipe asks fp32): timed once")
                 results[name], limits[name] = results["recipe in fp32"], limits["recipe in fp32"]
-                warmups[name] = warmups["recipe in fp32"]
                 continue
             # probed just before and just after the setup, the best rates kept: the shared machine's load drifts
             before = step_limit(shape, timed, precision)
@@ -205,12 +204,9 @@ def run_bench(args: TrainBenchConfig) -> dict:
                 tokens, seconds = plain_fp32_loop(
                     model_args.model_name_or_path, batches, training_args.learning_rate, args.warmup
                 )
-                results[name] = (tokens, seconds, "fp32")
+                results[name] = (tokens, seconds, "fp32", None)
             else:
-                tokens, seconds, ran_in, warmups[name] = recipe_run(
-                    recipe_argv + recipe[0], args.steps, args.warmup, recipe[1]
-                )
-                results[name] = (tokens, seconds, ran_in)
+                results[name] = recipe_run(recipe_argv + recipe[0], args.steps, args.warmup, recipe[1])
             after = step_limit(shape, timed, precision)
             print(after.describe())
             limits[name] = best_of([before, after])
@@ -219,13 +215,13 @@ def run_bench(args: TrainBenchConfig) -> dict:
     report = {"cpu": cpu, "threads": torch.get_num_threads(), "config": args.config, "steps": args.steps}
     report["batch"] = {"sequences": batch_size, "mean_tokens": round(sum(lengths) / len(lengths), 1)}
     report["setups"] = {}
-    for name, (tokens, seconds, precision) in results.items():
+    for name, (tokens, seconds, precision, warmup_s) in results.items():
         rate = tokens / seconds
         limit_rate = limit_tokens_per_s(shape, timed, limits[name])
         print(
             f"{name:24s} {rate:8.0f} tokens/s  {seconds / args.steps:6.2f} s/step  ({precision}; {tokens} tokens "
             f"in {seconds:.1f} s)  x{rate / base:.2f} vs plain fp32  {rate / limit_rate:4.0%} of the limit "
-            f"{limit_rate:.0f} tokens/s ({limits[name].path}){warmup_note(warmups.get(name), args.warmup)}  [{cpu}]"
+            f"{limit_rate:.0f} tokens/s ({limits[name].path}){warmup_note(warmup_s, args.warmup)}  [{cpu}]"
         )
         report["setups"][name] = {
             "tokens": tokens,
@@ -236,7 +232,7 @@ def run_bench(args: TrainBenchConfig) -> dict:
             "limit_tokens_per_s": round(limit_rate, 1),
             "share_of_limit": round(rate / limit_rate, 3),
             "limit": limits[name].as_json(),
-            "warmup_s": round(warmups[name], 1) if name in warmups else None,
+            "warmup_s": None if warmup_s is None else round(warmup_s, 1),
         }
     recipe_rate = results["recipe"][0] / results["recipe"][1]
     print(f"ratio recipe / plain fp32: {recipe_rate / base:.2f}x (target >= 2x) on {cpu}")
