@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset_builder.config import load_config, named_configs
-from infra.cli import USER_ERRORS, Interrupted, fail, parse_config
+from infra.cli import entry_point, parse_config
 from infra.project import DATASET_REPO_ID
 
 
@@ -64,20 +64,17 @@ def run(command: str, cfg) -> None:
         print(push_folder(cfg.folder, cfg.repo_id, "dataset"))  # only a folder `build` wrote (its marker) is pushed
 
 
-def main(argv: list[str] | None = None) -> int:
+# staged_folder has already removed the half-written folder by the time Ctrl-C reaches main; the old one stands
+@entry_point("nothing was replaced (the dataset folder is staged, then renamed into place): rerun the command")
+def main(argv: list[str] | None = None) -> int | None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr if argv[:1] not in (["-h"], ["--help"]) else sys.stdout)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     command = argv[0]
-    try:
-        cfg = parse_config(COMMANDS[command], argv[1:], f"python -m dataset_builder {command}", __doc__.split("\n")[0])
-        run(command, cfg)
-    except USER_ERRORS as err:
-        return fail(err)
-    except KeyboardInterrupt:  # staged_folder has already removed the half-written folder; the old one stands
-        return fail(Interrupted(f"`{command}` interrupted; nothing was replaced, rerun the command to finish"), 130)
-    return 0
+    cfg = parse_config(COMMANDS[command], argv[1:], f"python -m dataset_builder {command}", __doc__.split("\n")[0])
+    run(command, cfg)
+    return None
 
 
 if __name__ == "__main__":

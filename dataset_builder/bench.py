@@ -9,13 +9,14 @@ limit to compare with, the rate of a single tokenizer pass over the same finishe
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
 from dataset_builder.config import load_config
 from dataset_builder.generate import iter_split
 from dataset_builder.tokens import load_counter
-from infra.cli import parse_config
+from infra.cli import entry_point, parse_config
 from infra.machine import cpu_model_name, usable_cores
 
 # (config, samples): ~1 s of work each, enough to average out timer noise.
@@ -48,6 +49,7 @@ class DatasetBenchConfig:
     scale: float = field(default=1.0, metadata={"help": "Multiply the sample counts (0.1: a smoke run)."})
 
 
+@entry_point("nothing was written (the benchmark only prints): rerun the command")
 def main(argv: list[str] | None = None) -> None:
     args = parse_config(DatasetBenchConfig, argv, "python -m dataset_builder.bench", __doc__.splitlines()[0])
     cpu = cpu_model_name()
@@ -63,4 +65,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

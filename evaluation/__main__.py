@@ -21,7 +21,7 @@ from pathlib import Path
 from evaluation.generation import MAX_BATCH_TOKENS
 from evaluation.runner import RunConfig, check_batch_settings
 from evaluation.tasks import EvalConfigError, list_tasks, load_task
-from infra.cli import USER_ERRORS, fail, parse_config
+from infra.cli import USER_ERRORS, entry_point, parse_config
 from infra.outputs import check_output_file
 from infra.project import GSM8K_DATA_DIR, LIU_DATA_DIR, split_list
 from sources.nq_open import NQ_ORACLE_FILE
@@ -46,7 +46,9 @@ class EvalBenchConfig:
             raise EvalConfigError(f"--n={self.n}: time at least 1 prompt")
         check_batch_settings(self.batch_size, self.max_batch_tokens)
         if self.out:  # a report path that cannot be written fails now, not after minutes of timing
-            check_output_file(Path(self.out))
+            from evaluation.bench import COMMAND
+
+            check_output_file(Path(self.out), COMMAND)
 
 
 @dataclass
@@ -127,18 +129,16 @@ def run_command(command: str, argv: list[str]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+# ValueError: a bad --device / --precision from resolve_placement. Results are written task by task, each whole.
+@entry_point("tasks finished before it are kept in --out, each whole: rerun the command", (*USER_ERRORS, ValueError))
+def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
-        return 0
+        return
     if not argv or argv[0] not in COMMANDS:
-        return fail(EvalConfigError(f"give a command: one of {', '.join(COMMANDS)} (e.g. python -m evaluation list)"))
-    try:
-        run_command(argv[0], argv[1:])
-    except (*USER_ERRORS, ValueError) as err:  # ValueError: a bad --device / --precision from resolve_placement
-        return fail(err)
-    return 0
+        raise EvalConfigError(f"give a command: one of {', '.join(COMMANDS)} (e.g. python -m evaluation list)")
+    run_command(argv[0], argv[1:])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ is what batching, padding and decoding cost.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +31,9 @@ from evaluation.generation import (
 from evaluation.runner import RunConfig, build_examples
 from infra.compute_limit import ComputeLimit, ModelShape, best_of, measure_limit, prefill_work
 from infra.machine import cpu_model_name
+from infra.outputs import write_report
+
+COMMAND = "python -m evaluation bench"
 
 
 def time_generation(model, tokenizer, prompts: list[str], settings: GenerationSettings) -> tuple[float, list[str]]:
@@ -134,6 +136,5 @@ def run_bench(
     }
     print(f"speedup {report['speedup']}x (target >= 3x); identical answers {agree:.0%} [CPU: {cpu}]")
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        write_report(out.parent, COMMAND, (out.name,), report, {})
     return report

@@ -1,6 +1,7 @@
 """One command-line style for every entry point: transformers' ``HfArgumentParser`` over the command's config
 dataclass (each field's ``help`` metadata is its ``--help`` text), and one line ``error: <problem>; <fix>`` with exit
-code 2 for anything the user has to fix, never a traceback.
+code 2 for anything the user has to fix, never a traceback; after Ctrl-C, one line saying what was kept, exit 130.
+Each command's ``main`` is wrapped by :func:`entry_point`, which does both.
 
 Config dataclasses validate in ``__post_init__`` and raise a :class:`UserError` naming the field and the fix, so a bad
 value is reported by the same line as a bad file. Every error class of this project that a user fixes derives from
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd program
 
 
 class UserError(ValueError):
@@ -56,6 +59,33 @@ def fail(err: BaseException, code: int = EXIT_USER_ERROR) -> int:
     """Print ``error: <message>`` to stderr and return the exit code for user errors."""
     print(f"error: {one_line(err)}", file=sys.stderr)
     return code
+
+
+def entry_point(interrupted: str, errors: tuple[type[BaseException], ...] = USER_ERRORS) -> Callable:
+    """Make ``main(argv) -> int | None`` a command's entry point: its exit code (``None`` is 0); a user error as one
+    line, exit 2; Ctrl-C as one line saying what the interruption left and how to finish, exit 130.
+
+    ``interrupted`` is that sentence, e.g. "the newest checkpoint is kept: rerun the same command to resume". Every
+    command states it because each leaves something different behind (a staged folder is never half-written; a
+    training folder keeps its checkpoints). Anything outside ``errors`` is a bug and keeps its traceback.
+    """
+
+    def wrap(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            try:
+                code = main(argv)
+            except KeyboardInterrupt:
+                return fail(Interrupted(f"interrupted; {interrupted}"), EXIT_INTERRUPTED)
+            except Interrupted as err:  # raised by the command itself, already worded
+                return fail(err, EXIT_INTERRUPTED)
+            except errors as err:
+                return fail(err)
+            return 0 if code is None else code
+
+        return run
+
+    return wrap
 
 
 def parse_configs(config_types: tuple[type, ...], argv: Sequence[str] | None, prog: str, description: str) -> tuple:

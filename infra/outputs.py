@@ -19,6 +19,11 @@ And three more that keep a user's files theirs:
 6. Folders a command fills in place over time (a training ``output_dir``, an evaluation results folder) are claimed
    with :func:`claim_folder`: the marker is written first, with the run's identity, so a rerun of another model or
    recipe into the same folder is refused instead of mixing two runs.
+
+Reports (a paper table, a seed spread, a benchmark's JSON) write a few named files into a folder that other commands
+fill too (``results/`` beside ``table.md``), so no folder marker can be theirs. Their JSON records its writer
+(``"generated_by"``) instead, and :func:`check_report_files` replaces a report's files only when that JSON is the same
+command's: a user's ``table.md`` or ``notes.json`` at the path is refused, never overwritten (:func:`write_report`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -153,15 +158,16 @@ def check_output_folder(out: Path, command: str, force: bool = False) -> None:
         )
 
 
-def check_output_file(path: Path) -> None:
-    """Refuse a file output whose path is a folder, lies under a file, or cannot be written."""
+def check_output_file(path: Path, command: str) -> None:
+    """Refuse a one-file JSON report's path that is a folder, lies under a file, cannot be written, or holds a file
+    ``command`` did not write (:func:`check_report_files`)."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"output file {path} is a folder; give a file path")
     blocker = file_in_the_way(path.parent)
     if blocker is not None:
         raise OutputError(f"output file {path} is inside {blocker}, which is a file; give a path in a folder")
-    check_writable(path.parent)
+    check_report_files(path.parent, command, (path.name,))
 
 
 def check_results_folder(path: Path) -> None:
@@ -195,17 +201,65 @@ def mark(
     write_marker(folder, record)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a hidden temporary file beside ``path`` and rename it over ``path``: never half a file."""
+def write_file_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` fill a hidden temporary file beside ``path``, then rename it over ``path``: never half a file.
+    The temporary name ends in ``path``'s own name, so a writer that picks the format by extension (matplotlib's
+    ``savefig``) sees the right one."""
     path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`write_file_atomically`."""
+    write_file_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def generated_by(path: Path) -> str | None:
+    """The command a report's JSON names as its writer, or None (no file, not JSON, not a report's)."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("generated_by") if isinstance(record, dict) else None
+
+
+def check_report_files(folder: Path, command: str, names: Sequence[str]) -> None:
+    """Refuse to write report files ``names`` into ``folder`` when any exists and the report's JSON (``names[0]``)
+    does not name ``command`` as its writer: that file is somebody else's. Checked before any compute."""
+    folder = Path(folder)
+    check_not_a_file(folder)
+    if generated_by(folder / names[0]) == command:
+        return
+    taken = [name for name in names if (folder / name).exists() or (folder / name).is_symlink()]
+    if taken:
+        shown = ", ".join(str(folder / name) for name in taken)
+        raise OutputError(
+            f"{shown}: not written by `{command}` (there is no {names[0]} of its beside them), so not replaced; "
+            "move the file(s) away or give another output path"
+        )
+    check_writable(folder)
+
+
+def write_report(
+    folder: Path, command: str, names: Sequence[str], record: dict, writers: dict[str, Callable[[Path], None]]
+) -> None:
+    """Write a report: its JSON ``names[0]`` (``record``, naming ``command`` as ``generated_by``) first, so a crash
+    after it leaves files a rerun may replace; then each other name through its writer; each file atomically."""
+    folder = Path(folder)
+    check_report_files(folder, command, names)
+    if sorted(writers) != sorted(names[1:]):
+        raise ValueError(f"report {names}: writers given for {sorted(writers)}")  # a bug in the caller, not the user
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / names[0], json.dumps({"generated_by": command, **record}, indent=2) + "\n")
+    for name in names[1:]:
+        write_file_atomically(folder / name, writers[name])
 
 
 def write_marker(folder: Path, record: dict) -> None:

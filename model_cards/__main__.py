@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import UserError, entry_point, parse_config
 from infra.hub import check_repo_id
 from infra.outputs import check_output_folder
 from infra.project import DATASET_REPO_ID, DEFAULT_RECIPE
@@ -130,18 +130,15 @@ def run_headline(argv: list[str]) -> None:
 RUNNERS = {"card": run_card, "paper-table": run_paper_table, "seed-spread": run_seed_spread, "headline": run_headline}
 
 
-def main(argv: list[str] | None = None) -> int:
+@entry_point("nothing was replaced (each file is written whole, then renamed into place): rerun the command")
+def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
-        return 0
+        return
     if not argv or argv[0] not in COMMANDS:
-        return fail(UserError(f"give a report: one of {', '.join(COMMANDS)} (e.g. python -m model_cards card --help)"))
-    try:
-        RUNNERS[argv[0]](argv[1:])
-    except USER_ERRORS as err:
-        return fail(err)
-    return 0
+        raise UserError(f"give a report: one of {', '.join(COMMANDS)} (e.g. python -m model_cards card --help)")
+    RUNNERS[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

@@ -11,17 +11,20 @@ choose the recipe here, report it with ``make paper-table``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from evaluation.results import check_one_setting, load_results, read_samples
+from infra.outputs import check_report_files, write_report
 from model_cards.paper_table import Column, cell, kv_phrasing_share, outcomes, pct
 
 KV_TASK, CLOSED_BOOK_TASK = "synthetic_kv_val", "nq_closed_val"
 # Issue 10's target: value right on KV prompts unlike training, closed-book no more than 1 point below the base.
 TARGET_KV_VALUE, TARGET_CLOSED_BOOK_DROP = 0.95, 0.01
 # Plan keys of a point that place its run (where it is written, its Hub name), not what it trains: not shown.
+COMMAND = "python -m pipeline (frontier)"  # the plan's frontier stage is its only writer
+REPORT_FILES = ("frontier.json", "frontier.md", "frontier.png")  # frontier.json first: it names its writer
+
 PLACEMENT_KEYS = ("recipe", "output_dir", "hub_model_id")
 
 
@@ -148,10 +151,11 @@ def render_plot(table: dict, path: Path) -> None:
 
 
 def write_frontier(results: Path, points: dict[str, dict[str, Any]], out: Path) -> Path:
+    check_report_files(Path(out), COMMAND, REPORT_FILES)  # before any results are read
     table = summarize(results, points)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "frontier.json").write_text(json.dumps(table, indent=2) + "\n")
-    (out / "frontier.md").write_text(render_markdown(table) + "\n")
-    render_plot(table, out / "frontier.png")
-    return out
+    writers = {
+        "frontier.md": lambda path: path.write_text(render_markdown(table) + "\n"),
+        "frontier.png": lambda path: render_plot(table, path),
+    }
+    write_report(Path(out), COMMAND, REPORT_FILES, table, writers)
+    return Path(out)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evaluation.results import check_one_setting, describe_setting, load_results, read_samples
 from infra.cli import UserError
-from infra.outputs import write_atomically
+from infra.outputs import check_output_file, write_atomically
 from model_cards.paper_table import Column, cell, outcomes, pct
 
 GENERATED_BY = "python -m model_cards headline"
@@ -128,22 +128,10 @@ def replace_block(readme: str, block: str) -> str:
     return f"{head}{BEGIN}\n{block}\n{END}{tail}"
 
 
-def check_ours(path: Path) -> None:
-    """Refuse to replace a JSON file this command did not write."""
-    if not path.exists():
-        return
-    try:
-        ours = json.loads(path.read_text()).get("generated_by") == GENERATED_BY
-    except (ValueError, AttributeError, OSError):
-        ours = False
-    if not ours:
-        raise UserError(f"{path} exists and was not written by `{GENERATED_BY}`; move it away or give another --json")
-
-
 def write_headline(
     base_dir: Path, finetuned_dir: Path, json_path: Path, readme: Path, general_dir: Path | None = None
 ) -> dict:
-    check_ours(json_path)
+    check_output_file(json_path, GENERATED_BY)  # a JSON file this command did not write is refused
     text = readme.read_text()
     summary = summarize(base_dir, finetuned_dir, general_dir)
     new_text = replace_block(text, render_block(summary))  # a README without markers fails before anything is written

@@ -16,7 +16,6 @@ the synthetic KV answer phrasing ("Dictionary [...]", "value of key", "... and i
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 from evaluation.metrics import paired_change, wilson_interval
 from evaluation.results import check_one_setting, load_results, read_samples
 from infra.cli import UserError
-from infra.outputs import check_results_folder
+from infra.outputs import check_report_files, write_report
 from infra.project import split_list
 
 
@@ -38,6 +37,10 @@ class Column:
 
 MDQA20_POSITIONS = ("1", "5", "10", "15", "20")
 # The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
+COMMAND = "python -m model_cards paper-table"
+# What write_table writes into --out; table.json first: it names its writer, so a rerun may replace the four
+REPORT_FILES = ("table.json", "table.md", "table.png", "positions.png")
+
 COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
@@ -79,7 +82,7 @@ class TableConfig:
 
     def __post_init__(self) -> None:
         check_model_results(Path(self.results), self.labels, "make paper-table")
-        check_results_folder(Path(self.out))
+        check_report_files(Path(self.out), COMMAND, REPORT_FILES)
 
     @property
     def labels(self) -> list[str]:
@@ -414,10 +417,10 @@ def render_findings(table: dict) -> str:
 
 def write_table(cfg: TableConfig) -> Path:
     table = build_table(cfg)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.json").write_text(json.dumps(table, indent=2) + "\n")
-    (out / "table.md").write_text(render_markdown(table) + "\n\n" + render_findings(table) + "\n")
-    render_plot(table, out / "table.png")
-    render_position_curve(table, out / "positions.png")
-    return out
+    writers = {
+        "table.md": lambda path: path.write_text(render_markdown(table) + "\n\n" + render_findings(table) + "\n"),
+        "table.png": lambda path: render_plot(table, path),
+        "positions.png": lambda path: render_position_curve(table, path),
+    }
+    write_report(Path(cfg.out), COMMAND, REPORT_FILES, table, writers)
+    return Path(cfg.out)

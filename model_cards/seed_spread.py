@@ -21,19 +21,21 @@ McNemar p is in the JSON.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.results import check_one_setting, load_results, read_samples
 from infra.cli import UserError
-from infra.outputs import check_results_folder
+from infra.outputs import check_report_files, write_report
 from infra.project import split_list
 from model_cards.paper_table import Column, cell, check_model_results, general_block, outcomes, pct
 
 # The project's columns the paper's claims rest on (KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column
 # whose task the results do not hold is left out. The general ones (HellaSwag, TriviaQA) come from --general.
+COMMAND = "python -m model_cards seed-spread"
+REPORT_FILES = ("spread.json", "spread.md")  # spread.json first: it names its writer (infra.outputs.write_report)
+
 SPREAD_COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
@@ -56,7 +58,7 @@ class SpreadConfig:
     def __post_init__(self) -> None:
         check_model_results(Path(self.results), self.labels, "make seed-spread")
         seeds_of(self.labels[1:])  # a label without a seed suffix fails now, before anything is read
-        check_results_folder(Path(self.out))
+        check_report_files(Path(self.out), COMMAND, REPORT_FILES)
 
     @property
     def labels(self) -> list[str]:
@@ -159,8 +161,6 @@ def spread_checks(table: dict) -> list[str]:
 
 def write_spread(cfg: SpreadConfig) -> Path:
     table = build_spread(cfg)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "spread.json").write_text(json.dumps(table, indent=2) + "\n")
-    (out / "spread.md").write_text(render_markdown(table) + "\n\n" + "\n".join(spread_checks(table)) + "\n")
-    return out
+    text = render_markdown(table) + "\n\n" + "\n".join(spread_checks(table)) + "\n"
+    write_report(Path(cfg.out), COMMAND, REPORT_FILES, table, {"spread.md": lambda path: path.write_text(text)})
+    return Path(cfg.out)

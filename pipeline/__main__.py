@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, Interrupted, fail, parse_config
+from infra.cli import entry_point, fail, parse_config
 from infra.project import split_list
 from pipeline.plan import PlanError, read_plan
 from pipeline.runner import describe, run_plan
@@ -33,31 +33,26 @@ class StageSelection:
         self.force = split_list(self.force)
 
 
-def main(argv: list[str] | None = None) -> int:
+@entry_point("every finished stage is kept: rerun the same command to resume")
+def main(argv: list[str] | None = None) -> int | None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
-        return 0
+        return None
+    if len(argv) < 2 or argv[0] not in COMMANDS:
+        raise PlanError("give a command and a plan: python -m pipeline run plans/<name>.yaml (or list)")
+    plan = read_plan(Path(argv[1]))
+    prog = f"python -m pipeline {argv[0]} {argv[1]}"
+    selection = parse_config(StageSelection, argv[2:], prog, __doc__.splitlines()[0])
+    if argv[0] == "list":
+        print("\n".join(describe(plan)))
+        return None
     try:
-        if len(argv) < 2 or argv[0] not in COMMANDS:
-            raise PlanError("give a command and a plan: python -m pipeline run plans/<name>.yaml (or list)")
-        plan = read_plan(Path(argv[1]))
-        prog = f"python -m pipeline {argv[0]} {argv[1]}"
-        selection = parse_config(StageSelection, argv[2:], prog, __doc__.splitlines()[0])
-        if argv[0] == "list":
-            print("\n".join(describe(plan)))
-        else:
-            run_plan(plan, only=selection.only, force=selection.force)
-    except StageFailed as err:
+        run_plan(plan, only=selection.only, force=selection.force)
+    except StageFailed as err:  # the stage's command printed its own error; its exit code (130 after Ctrl-C) is ours
         fail(err)
         return err.returncode
-    except KeyboardInterrupt:
-        return fail(Interrupted("interrupted; every finished stage is kept: rerun the same command to resume"), 130)
-    except Interrupted as err:
-        return fail(err, 130)
-    except USER_ERRORS as err:
-        return fail(err)
-    return 0
+    return None
 
 
 if __name__ == "__main__":

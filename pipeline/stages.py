@@ -28,7 +28,7 @@ from infra.outputs import (
     OutputError,
     check_claim,
     check_output_folder,
-    check_results_folder,
+    check_report_files,
     read_marker,
     sha256_file,
     write_marker,
@@ -373,7 +373,7 @@ def replay_stage(plan: Plan) -> Stage:
 
 
 def paper_table_stage(plan: Plan) -> Stage:
-    from model_cards.paper_table import TableConfig, write_table
+    from model_cards.paper_table import COMMAND, REPORT_FILES, TableConfig, write_table
 
     out = Path(plan.paper_table)
     labels = ",".join(plan.models)
@@ -383,11 +383,11 @@ def paper_table_stage(plan: Plan) -> Stage:
         written = write_table(cfg)
         print(f"wrote {written / 'table.md'}, {written / 'table.json'}, {written / 'table.png'}")
 
-    return Stage("paper_table", lambda: check_results_folder(out), None, run)
+    return Stage("paper_table", lambda: check_report_files(out, COMMAND, REPORT_FILES), None, run)
 
 
 def frontier_stage(plan: Plan) -> Stage:
-    from model_cards.frontier import write_frontier
+    from model_cards.frontier import COMMAND, REPORT_FILES, write_frontier
 
     out = Path(plan.frontier)
     points = {label: plan.models[label] for label in plan.trained_labels}
@@ -396,11 +396,11 @@ def frontier_stage(plan: Plan) -> Stage:
         written = write_frontier(Path(plan.results_dir), points, out)
         print((written / "frontier.md").read_text())
 
-    return Stage("frontier", lambda: check_results_folder(out), None, run)
+    return Stage("frontier", lambda: check_report_files(out, COMMAND, REPORT_FILES), None, run)
 
 
 def seed_spread_stage(plan: Plan) -> Stage:
-    from model_cards.seed_spread import SpreadConfig, write_spread
+    from model_cards.seed_spread import COMMAND, REPORT_FILES, SpreadConfig, write_spread
 
     out = Path(plan.seed_spread)
 
@@ -410,7 +410,7 @@ def seed_spread_stage(plan: Plan) -> Stage:
         written = write_spread(cfg)
         print((written / "spread.md").read_text())
 
-    return Stage("seed_spread", lambda: check_results_folder(out), None, run)
+    return Stage("seed_spread", lambda: check_report_files(out, COMMAND, REPORT_FILES), None, run)
 
 
 def existing(path: str | None) -> Path | None:

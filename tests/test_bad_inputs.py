@@ -63,6 +63,12 @@ def evaluation(t: Path) -> Callable:
     return main
 
 
+def training_bench(t: Path) -> Callable:
+    from training.bench import main
+
+    return main
+
+
 def results(t: Path) -> tuple[str, str]:
     base, ft = t / "results" / "base", t / "results" / "finetuned"
     write_fixture_results(base, "nq_closed", {"closed-book": 3})
@@ -366,6 +372,18 @@ CASES = [
      "config field 'depths' must be list[float], got [True, False]"),
     ("openai-train-a-folder", openai_finetune, lambda t: ["--train", foreign_folder(t)], {},
      "is a folder; give its chat file"),
+    # --- a report's file at a path that holds a user's file: refused, never overwritten ---
+    ("eval-bench-out-a-user-file", evaluation, lambda t: ["bench", "--model", tiny(t), "--out",
+     text_file(t, "notes.json", '{"mine": 1}\n')], {}, "not written by `python -m evaluation bench`"),
+    ("train-bench-out-a-user-file", training_bench, lambda t: ["--config", recipe(t), "--out",
+     text_file(t, "README.md", "my notes\n")], {}, "not written by `python -m training.bench`"),
+    ("table-out-holds-a-user-table", model_cards, lambda t: ["paper-table", "--results", str(Path(results(t)[0]).parent),
+     "--models", "base,finetuned", "--out", str(Path(text_file(t, "table.md", "my table\n")).parent)], {},
+     "not written by `python -m model_cards paper-table`"),
+    ("headline-json-a-user-file", model_cards, lambda t: ["headline", "--base-results", results(t)[0],
+     "--finetuned-results", results(t)[1], "--json", text_file(t, "summary.json", '{"generated_by": "me"}\n'),
+     "--readme", text_file(t, "README.md", "<!-- headline:begin -->\n<!-- headline:end -->\n")], {},
+     "not written by `python -m model_cards headline`"),
 ]  # fmt: skip
 
 
@@ -456,7 +474,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_leaves_nothing(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert (
         err.count("\n") == 1
-        and err.startswith("error: `build` interrupted; nothing was replaced")
+        and err.startswith("error: interrupted; nothing was replaced")
         and "Traceback" not in err
     )
     assert snapshot(tmp_path) == before

@@ -68,7 +68,7 @@ def test_a_readme_without_markers_or_a_json_of_someone_else_is_refused_untouched
     assert readme.read_text() == "# no markers\n" and not out.exists()
     out.write_text('{"mine": true}\n')
     code, readme, _ = run(results, tmp_path)
-    assert code == 2 and "was not written by `python -m model_cards headline`" in capsys.readouterr().err
+    assert code == 2 and "not written by `python -m model_cards headline`" in capsys.readouterr().err
     assert out.read_text() == '{"mine": true}\n' and "old typed numbers" in readme.read_text()
 
 

@@ -30,7 +30,6 @@ positions only, the work a step needs.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -39,11 +38,13 @@ from pathlib import Path
 
 import torch
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import UserError, entry_point, parse_config
 from infra.compute_limit import ComputeLimit, ModelShape, best_of, measure_limit, train_step_work
-from infra.outputs import check_output_file
+from infra.outputs import check_output_file, write_report
 from training import sft
 from training.cpu_speed import cpu_model_name, score_only_labelled_positions
+
+COMMAND = "python -m training.bench"
 
 
 def collated_batches(trainer, batch_size: int, count: int) -> list[dict]:
@@ -148,16 +149,12 @@ class TrainBenchConfig:
         if self.warmup < 1:  # the clock starts at the end of the last warm-up step
             raise UserError(f"--warmup={self.warmup}: give at least 1 untimed step (the clock starts after it)")
         if self.out:  # a report path that cannot be written fails now, not after minutes of training
-            check_output_file(Path(self.out))
+            check_output_file(Path(self.out), COMMAND)
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_config(TrainBenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0])
-        run_bench(args)
-    except USER_ERRORS as err:
-        return fail(err)
-    return 0
+@entry_point("nothing was written (the timed runs train in a temporary folder): rerun the command")
+def main(argv: list[str] | None = None) -> None:
+    run_bench(parse_config(TrainBenchConfig, argv, "python -m training.bench", __doc__.splitlines()[0]))
 
 
 def run_bench(args: TrainBenchConfig) -> dict:
@@ -243,8 +240,7 @@ def run_bench(args: TrainBenchConfig) -> dict:
     )
     report["recipe_share_of_limit"] = share
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        write_report(Path(args.out).parent, COMMAND, (Path(args.out).name,), report, {})
     return report
 
 

@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, fail, parse_config
+from infra.cli import entry_point, parse_config
 from infra.model_folder import ModelFolderError, check_model
 from infra.outputs import check_output_folder, damaged_files, record_files, staged_folder, written_by
 from infra.project import EMBEDDED_MODEL_DIR
@@ -165,13 +165,10 @@ class ConvertConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(ConvertConfig, argv, "python -m training.embedded_model", __doc__.splitlines()[0])
-        convert(cfg.out, force=cfg.force)
-    except USER_ERRORS as err:
-        return fail(err)
-    return 0
+@entry_point("nothing was replaced (the converted model is staged, then renamed into place): rerun the command")
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(ConvertConfig, argv, "python -m training.embedded_model", __doc__.splitlines()[0])
+    convert(cfg.out, force=cfg.force)
 
 
 if __name__ == "__main__":

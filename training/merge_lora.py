@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import UserError, entry_point, parse_config
 from infra.model_folder import ModelFolderError, check_model
 from infra.outputs import check_output_folder, staged_folder
 
@@ -96,14 +96,11 @@ def merge_adapter(cfg: MergeConfig) -> Path:
     return Path(cfg.out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(MergeConfig, argv, "python -m training.merge_lora", __doc__.splitlines()[0])
-        out = merge_adapter(cfg)
-    except USER_ERRORS as err:
-        return fail(err)
+@entry_point("nothing was replaced (the merged model is staged, then renamed into place): rerun the command")
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(MergeConfig, argv, "python -m training.merge_lora", __doc__.splitlines()[0])
+    out = merge_adapter(cfg)
     print(f"merged {cfg.adapter} into {cfg.base_model}: {out}")
-    return 0
 
 
 if __name__ == "__main__":

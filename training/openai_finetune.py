@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import UserError, entry_point, parse_config
 
 API = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -170,25 +170,22 @@ class FinetuneJobConfig:
             raise JobError(f"suffix is {len(self.suffix)} characters; OpenAI allows at most 64")
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(FinetuneJobConfig, argv, "python -m training.openai_finetune", __doc__.splitlines()[0])
-        count = check_jsonl(cfg.train)
-        key = os.environ.get(KEY_ENV, "").strip()
-        if not key:
-            body = job_body("<file id from request 1>", cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
-            print(describe_requests(cfg.train, count, body))
-            return 0
-        data, content_type = multipart({"purpose": "fine-tune"}, "file", cfg.train.name, cfg.train.read_bytes())
-        uploaded = post(f"{API}/files", data, content_type, key)
-        print(f"uploaded {cfg.train} ({count} chats) as {uploaded['id']}")
-        body = job_body(uploaded["id"], cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
-        job = post(f"{API}/fine_tuning/jobs", json.dumps(body).encode(), "application/json", key)
-        status = job.get("status")
-        print(f"created fine-tuning job {job['id']} (status {status}); GET {API}/fine_tuning/jobs/{job['id']}")
-    except USER_ERRORS as err:
-        return fail(err)
-    return 0
+@entry_point("a request already sent may have made a file or a job: list them (GET /v1/files, /v1/fine_tuning/jobs)")
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(FinetuneJobConfig, argv, "python -m training.openai_finetune", __doc__.splitlines()[0])
+    count = check_jsonl(cfg.train)
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        body = job_body("<file id from request 1>", cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
+        print(describe_requests(cfg.train, count, body))
+        return
+    data, content_type = multipart({"purpose": "fine-tune"}, "file", cfg.train.name, cfg.train.read_bytes())
+    uploaded = post(f"{API}/files", data, content_type, key)
+    print(f"uploaded {cfg.train} ({count} chats) as {uploaded['id']}")
+    body = job_body(uploaded["id"], cfg.model, cfg.n_epochs, cfg.suffix, cfg.seed)
+    job = post(f"{API}/fine_tuning/jobs", json.dumps(body).encode(), "application/json", key)
+    status = job.get("status")
+    print(f"created fine-tuning job {job['id']} (status {status}); GET {API}/fine_tuning/jobs/{job['id']}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_config
+from infra.cli import UserError, entry_point, parse_config
 from infra.outputs import staged_folder
 from infra.project import LIU_DATA_DIR
 
@@ -129,19 +129,16 @@ def read_samples(path: Path) -> list[dict]:
     return samples
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_config(ReplayConfig, argv, "python -m training.replay", __doc__.split("\n\n")[0])
-        samples = read_samples(Path(cfg.samples))
-        check_replay_quarter(samples, Path(cfg.samples), nq_part_of_prompts(cfg.data_dir))
-        rows = replay_rows(samples)
-        with staged_folder(Path(cfg.out), COMMAND, cfg.force) as folder:
-            with open(folder / "train.jsonl", "w", encoding="utf-8") as handle:
-                handle.writelines(json.dumps(row) + "\n" for row in rows)
-    except USER_ERRORS as err:
-        return fail(err)
+@entry_point("nothing was replaced (train.jsonl is staged, then renamed into place): rerun the command")
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(ReplayConfig, argv, "python -m training.replay", __doc__.split("\n\n")[0])
+    samples = read_samples(Path(cfg.samples))
+    check_replay_quarter(samples, Path(cfg.samples), nq_part_of_prompts(cfg.data_dir))
+    rows = replay_rows(samples)
+    with staged_folder(Path(cfg.out), COMMAND, cfg.force) as folder:
+        with open(folder / "train.jsonl", "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
     print(f"wrote {len(rows)} replay rows to {Path(cfg.out) / 'train.jsonl'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
-from infra.cli import USER_ERRORS, UserError, fail, parse_yaml_mapping, read_yaml_mapping
+from infra.cli import USER_ERRORS, UserError, entry_point, fail, parse_yaml_mapping, read_yaml_mapping
 from infra.dataset_files import FILE_BUILDERS
 from infra.hub import HubError, push_folder
 from infra.model_folder import check_model
@@ -661,32 +661,30 @@ def saved_files(folder: Path, since_ns: int) -> list[Path]:
     ]
 
 
+@entry_point("output_dir keeps its newest checkpoint (one every save_steps): rerun the same command to resume")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        data_args, training_args, model_args = parse_recipe(argv)
-        # Out of the config before anything is built from it: Trainer pickles its args into training_args.bin (and
-        # every checkpoint), and the push gets the token explicitly.
-        hub_token, training_args.hub_token = training_args.hub_token, None
-        check_model_source(model_args, training_args)
-        check_resume(training_args)
-        check_lora_targets(model_args, training_args)
-        identity = run_identity(data_args, training_args, model_args)
-        output_dir = Path(training_args.output_dir)
-        # claim_folder's checks, writing nothing: a folder that is not this run's is refused before the data loads
-        check_claim(output_dir, COMMAND, force=data_args.force, identity=identity)
-        if not data_args.force:  # force empties the folder first
-            check_no_foreign_checkpoints(output_dir)
-        fits, max_length = (lambda row: True), training_args.max_length
-        if data_args.mix_rows and max_length:  # only mixed-in rows are drawn to fit; the tokenizer loads only then
-            count = chat_token_counter(model_args.model_name_or_path)
-            fits = lambda row: count(row) <= max_length  # noqa: E731
-        dataset = load_sft_dataset(data_args, fits)
-        created = first_missing(output_dir)  # before the lock, which creates output_dir's parent
-        with folder_lock(output_dir) if is_main_process() else nullcontext():
-            return train(data_args, training_args, model_args, dataset, argv, identity, hub_token, created)
-    except USER_ERRORS as err:  # SetupError is a UserError
-        return fail(err)
+    data_args, training_args, model_args = parse_recipe(argv)
+    # Out of the config before anything is built from it: Trainer pickles its args into training_args.bin (and
+    # every checkpoint), and the push gets the token explicitly.
+    hub_token, training_args.hub_token = training_args.hub_token, None
+    check_model_source(model_args, training_args)
+    check_resume(training_args)
+    check_lora_targets(model_args, training_args)
+    identity = run_identity(data_args, training_args, model_args)
+    output_dir = Path(training_args.output_dir)
+    # claim_folder's checks, writing nothing: a folder that is not this run's is refused before the data loads
+    check_claim(output_dir, COMMAND, force=data_args.force, identity=identity)
+    if not data_args.force:  # force empties the folder first
+        check_no_foreign_checkpoints(output_dir)
+    fits, max_length = (lambda row: True), training_args.max_length
+    if data_args.mix_rows and max_length:  # only mixed-in rows are drawn to fit; the tokenizer loads only then
+        count = chat_token_counter(model_args.model_name_or_path)
+        fits = lambda row: count(row) <= max_length  # noqa: E731
+    dataset = load_sft_dataset(data_args, fits)
+    created = first_missing(output_dir)  # before the lock, which creates output_dir's parent
+    with folder_lock(output_dir) if is_main_process() else nullcontext():
+        return train(data_args, training_args, model_args, dataset, argv, identity, hub_token, created)
 
 
 def train(
