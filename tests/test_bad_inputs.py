@@ -474,9 +474,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_leaves_nothing(tmp_path, monkeypa
     assert main(["build", "--out", str(tmp_path / "ds"), "--configs", config]) == 130
     err = capsys.readouterr().err
     assert (
-        err.count("\n") == 1
-        and err.startswith("error: interrupted; nothing was replaced")
-        and "Traceback" not in err
+        err.count("\n") == 1 and err.startswith("error: interrupted; nothing was replaced") and "Traceback" not in err
     )
     assert snapshot(tmp_path) == before
 
