@@ -21,10 +21,9 @@ from model_cards.paper_table import Column, cell, kv_phrasing_share, outcomes, p
 KV_TASK, CLOSED_BOOK_TASK = "synthetic_kv_val", "nq_closed_val"
 # Issue 10's target: value right on KV prompts unlike training, closed-book no more than 1 point below the base.
 TARGET_KV_VALUE, TARGET_CLOSED_BOOK_DROP = 0.95, 0.01
-# Plan keys of a point that place its run (where it is written, its Hub name), not what it trains: not shown.
 COMMAND = "python -m pipeline (frontier)"  # the plan's frontier stage is its only writer
 REPORT_FILES = ("frontier.json", "frontier.md", "frontier.png")  # frontier.json first: it names its writer
-
+# Plan keys of a point that place its run (where it is written, its Hub name), not what it trains: not shown.
 PLACEMENT_KEYS = ("recipe", "output_dir", "hub_model_id")
 
 

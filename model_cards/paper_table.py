@@ -36,11 +36,12 @@ class Column:
 
 
 MDQA20_POSITIONS = ("1", "5", "10", "15", "20")
-# The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
+
 COMMAND = "python -m model_cards paper-table"
 # What write_table writes into --out; table.json first: it names its writer, so a rerun may replace the four
 REPORT_FILES = ("table.json", "table.md", "table.png", "positions.png")
 
+# The table's columns, in the paper's order: the synthetic skill, the real retrieval tasks, general knowledge.
 COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),

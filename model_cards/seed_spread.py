@@ -31,11 +31,11 @@ from infra.outputs import check_report_files, write_report
 from infra.project import split_list
 from model_cards.paper_table import Column, cell, check_model_results, general_block, outcomes, pct
 
-# The project's columns the paper's claims rest on (KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column
-# whose task the results do not hold is left out. The general ones (HellaSwag, TriviaQA) come from --general.
 COMMAND = "python -m model_cards seed-spread"
 REPORT_FILES = ("spread.json", "spread.md")  # spread.json first: it names its writer (infra.outputs.write_report)
 
+# The project's columns the paper's claims rest on (KV, MDQA-10, MDQA-20 position 10, closed-book NQ); a column
+# whose task the results do not hold is left out. The general ones (HellaSwag, TriviaQA) come from --general.
 SPREAD_COLUMNS = (
     Column("KV value, 8/20 dicts", "synthetic_kv_ood", "value"),
     Column("MDQA 10 docs", "mdqa_10docs", "best_subspan_em"),
